@@ -1,0 +1,13 @@
+.PHONY: up down test
+
+# Deploy everything to a local kind cluster.
+up:
+	scripts/up
+
+# Remove the deployment and the kind cluster.
+down:
+	scripts/down
+
+# The whole test suite; installs what it needs on a fresh Debian machine.
+test:
+	scripts/test
