@@ -2,6 +2,9 @@
 # The test virtualenv (.venv) with requirements-dev.txt; reinstalled only when
 # a requirements file changes.
 set -euo pipefail
+# Several test runs may start at once; one of them installs, the others wait.
+exec 9>.venv.lock
+flock 9
 if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv
 fi

@@ -1,0 +1,1 @@
+"""audit-service: internal; stores the audit events items-service delivers."""

@@ -1,0 +1,23 @@
+"""The application factory of audit-service."""
+
+from flask import Flask
+
+from audit_service import api
+from audit_service.openapi import DOCUMENT
+from audit_service.settings import Settings
+from service_common.database import Database
+from service_common.web_app import create_base_app
+
+# gunicorn's gthread workers serve 4 requests at a time.
+MAX_DB_CONNECTIONS = 5
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    database = Database(
+        settings.database_url, max_connections=MAX_DB_CONNECTIONS, application_name="audit-service"
+    )
+    app = create_base_app(__name__, database, DOCUMENT)
+    app.config["AUDIT_TOKEN"] = settings.audit_token
+    app.register_blueprint(api.blueprint)
+    return app

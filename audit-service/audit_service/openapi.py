@@ -1,0 +1,108 @@
+"""The OpenAPI 3.1 document of audit-service, served at /openapi.json."""
+
+from audit_service.validation import MAX_BATCH
+from service_common.openapi import PROBLEM_SCHEMA, operational_paths, problem_responses
+
+NO_NUL = "^[^\\u0000]*$"
+
+
+def _text(max_length: int) -> dict:
+    return {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": NO_NUL}
+
+
+EVENT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "event_id",
+        "occurred_at",
+        "service",
+        "action",
+        "resource_type",
+        "status_code",
+        "request_id",
+    ],
+    "properties": {
+        "event_id": {"type": "string", "format": "uuid"},
+        "occurred_at": {"type": "string", "format": "date-time"},
+        "service": _text(64),
+        "action": {
+            "type": "string",
+            "maxLength": 64,
+            "pattern": "^[a-z][a-z0-9_-]*\\.[a-z][a-z0-9_.-]*$",
+            "examples": ["item.create"],
+        },
+        "resource_type": _text(64),
+        "resource_id": {"anyOf": [_text(64), {"type": "null"}]},
+        "status_code": {"type": "integer", "minimum": 100, "maximum": 599},
+        "request_id": _text(128),
+        "client_ip": {
+            "anyOf": [
+                {"type": "string", "format": "ipv4"},
+                {"type": "string", "format": "ipv6"},
+                {"type": "null"},
+            ]
+        },
+        "details": {"type": "object", "default": {}},
+    },
+}
+
+DOCUMENT = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "audit-service",
+        "version": "1.0.0",
+        "description": "Internal: stores audit events, each at most once (by event_id).",
+    },
+    "paths": {
+        "/events": {
+            "post": {
+                "operationId": "storeEvents",
+                "summary": "Store one event or a batch; 200 only after commit",
+                "security": [{"bearer": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "anyOf": [
+                                    {"$ref": "#/components/schemas/Event"},
+                                    {
+                                        "type": "array",
+                                        "minItems": 1,
+                                        "maxItems": MAX_BATCH,
+                                        "items": {"$ref": "#/components/schemas/Event"},
+                                    },
+                                ]
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "Stored; duplicates (already stored) were dropped.",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["stored", "duplicate"],
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "stored": {"type": "integer", "minimum": 0},
+                                        "duplicate": {"type": "integer", "minimum": 0},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **problem_responses(400, 401, 413, 415, 503),
+                },
+            }
+        },
+        **operational_paths(),
+    },
+    "components": {
+        "schemas": {"Event": EVENT, "Problem": PROBLEM_SCHEMA},
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+    },
+}

@@ -1,0 +1,172 @@
+"""Validation of audit events (DESIGN §3): every field of every event is
+checked before anything is stored, and each problem names its event's index."""
+
+import ipaddress
+import json
+import math
+import re
+from datetime import datetime
+
+from service_common.json_body import storable_text
+from service_common.problems import Problem
+
+MAX_BATCH = 500
+MAX_DETAILS_DEPTH = 16
+MAX_DETAILS_CHARACTERS = 16 * 1024
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})"
+)
+ACTION = re.compile(r"[a-z][a-z0-9_-]*\.[a-z][a-z0-9_.-]*")
+FIELDS = (
+    "event_id",
+    "occurred_at",
+    "service",
+    "action",
+    "resource_type",
+    "resource_id",
+    "status_code",
+    "request_id",
+    "client_ip",
+    "details",
+)
+REQUIRED = ("event_id", "occurred_at", "service", "action", "resource_type", "status_code", "request_id")
+
+
+class Invalid(Exception):
+    def __init__(self, field: str | None, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _text(event: dict, field: str, max_length: int, *, nullable: bool = False) -> str | None:
+    value = event.get(field)
+    if value is None and nullable:
+        return None
+    if not isinstance(value, str) or not value:
+        raise Invalid(field, "must be a non-empty string" + (" or null" if nullable else ""))
+    if len(value) > max_length:
+        raise Invalid(field, f"must be at most {max_length} characters long")
+    if not storable_text(value):
+        raise Invalid(field, "must not contain NUL characters or unpaired surrogates")
+    return value
+
+
+def _occurred_at(event: dict) -> datetime:
+    value = event.get("occurred_at")
+    if isinstance(value, str) and RFC3339.fullmatch(value):
+        try:
+            return datetime.fromisoformat(value.upper())
+        except ValueError:
+            pass
+    raise Invalid("occurred_at", "must be an RFC 3339 date-time with a time zone")
+
+
+def _status_code(event: dict) -> int:
+    value = event.get("status_code")
+    # JSON Schema counts 201.0 as an integer; bool is not one.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
+        raise Invalid("status_code", "must be an integer from 100 to 599")
+    return value
+
+
+def _client_ip(event: dict) -> str | None:
+    value = event.get("client_ip")
+    if value is None:
+        return None
+    # PostgreSQL's inet takes no IPv6 zone index ("%eth0").
+    if isinstance(value, str) and "%" not in value:
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            pass
+    raise Invalid("client_ip", "must be an IPv4 or IPv6 address, or null")
+
+
+def _check_storable_json(value, depth: int = 0) -> None:
+    """jsonb refuses NUL characters, lone surrogates and non-finite numbers."""
+    if depth > MAX_DETAILS_DEPTH:
+        raise Invalid("details", f"must not be nested more than {MAX_DETAILS_DEPTH} levels deep")
+    if isinstance(value, str) and not storable_text(value):
+        raise Invalid("details", "must not contain NUL characters or unpaired surrogates")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Invalid("details", "must not contain non-finite numbers")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_storable_json(key, depth + 1)
+            _check_storable_json(item, depth + 1)
+    if isinstance(value, list):
+        for item in value:
+            _check_storable_json(item, depth + 1)
+
+
+def _details(event: dict) -> dict:
+    value = event.get("details", {})
+    if not isinstance(value, dict):
+        raise Invalid("details", "must be a JSON object")
+    _check_storable_json(value)
+    if len(json.dumps(value)) > MAX_DETAILS_CHARACTERS:
+        raise Invalid("details", f"must be at most {MAX_DETAILS_CHARACTERS} characters as JSON")
+    return value
+
+
+def event_row(event) -> tuple:
+    """The audit_logs values of one event, or Invalid naming the first bad field."""
+    if not isinstance(event, dict):
+        raise Invalid(None, "must be a JSON object")
+    for field in event:
+        if field not in FIELDS:
+            raise Invalid(field, "is not a known field")
+    for field in REQUIRED:
+        if field not in event:
+            raise Invalid(field, "is required")
+    event_id = event["event_id"]
+    if not isinstance(event_id, str) or not UUID.fullmatch(event_id):
+        raise Invalid("event_id", "must be a UUID")
+    action = _text(event, "action", 64)
+    if not ACTION.fullmatch(action):
+        raise Invalid("action", "must look like 'resource.verb' in lowercase, e.g. item.create")
+    return (
+        event_id.lower(),
+        _text(event, "service", 64),
+        action,
+        _text(event, "resource_type", 64),
+        _text(event, "resource_id", 64, nullable=True),
+        _status_code(event),
+        _text(event, "request_id", 128),
+        _client_ip(event),
+        _details(event),
+        _occurred_at(event),
+    )
+
+
+def event_rows(body) -> list[tuple]:
+    """Rows for a valid body (one event or an array of them); RejectedEvents,
+    listing every invalid event, when any is invalid."""
+    events = body if isinstance(body, list) else [body]
+    if isinstance(body, list) and not 1 <= len(body) <= MAX_BATCH:
+        raise Problem(400, f"Send one event or an array of 1 to {MAX_BATCH} events.")
+    rows, errors = [], []
+    for index, event in enumerate(events):
+        try:
+            rows.append(event_row(event))
+        except Invalid as invalid:
+            errors.append({"index": index, "field": invalid.field, "message": invalid.message})
+    if errors:
+        raise RejectedEvents(errors)
+    return rows
+
+
+class RejectedEvents(Problem):
+    def __init__(self, errors: list[dict]):
+        first = errors[0]
+        super().__init__(
+            400,
+            f"{len(errors)} invalid event(s); nothing was stored. First: event {first['index']}, "
+            f"field {first['field']}: {first['message']}.",
+            errors=errors,
+        )
+        self.count = len(errors)

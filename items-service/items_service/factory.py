@@ -1,0 +1,29 @@
+"""The application factory of items-service."""
+
+from flask import Flask
+
+from items_service import api
+from items_service.audit_recorder import register_audit_recorder
+from items_service.openapi import DOCUMENT
+from items_service.outbox_relay import OutboxRelay
+from items_service.settings import Settings
+from service_common.database import Database
+from service_common.web_app import create_base_app
+
+# gunicorn's gthread workers serve 4 requests at a time; one more for the relay.
+MAX_DB_CONNECTIONS = 6
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """The WSGI app. The outbox relay is created here but started by the
+    caller (gunicorn's post_worker_init, or a test), after any fork."""
+    settings = settings or Settings.from_env()
+    database = Database(
+        settings.database_url, max_connections=MAX_DB_CONNECTIONS, application_name="items-service"
+    )
+    relay = OutboxRelay(database, settings.audit_service_url, settings.audit_token)
+    app = create_base_app(__name__, database, DOCUMENT)
+    app.extensions["audit_relay"] = relay
+    app.register_blueprint(api.blueprint)
+    register_audit_recorder(app, on_recorded=relay.wake)
+    return app

@@ -1,0 +1,21 @@
+"""items-service settings, read once from the environment (DESIGN §5)."""
+
+import os
+from dataclasses import dataclass
+
+from service_common import config
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    audit_service_url: str
+    audit_token: str
+
+    @classmethod
+    def from_env(cls, env: config.Environment = os.environ) -> "Settings":
+        return cls(
+            database_url=config.database_url(env),
+            audit_service_url=config.http_url(env, "AUDIT_SERVICE_URL"),
+            audit_token=config.audit_token(env),
+        )

@@ -1,0 +1,1 @@
+"""Code shared by items-service and audit-service."""

@@ -1,0 +1,106 @@
+"""gunicorn settings shared by both services.
+
+A service's gunicorn.conf.py validates its own settings, then takes these
+with `globals().update(gunicorn_settings(...))`: gunicorn reads its settings
+from the config module's globals.
+"""
+
+import glob
+import os
+import sys
+import tempfile
+
+from gunicorn.glogging import Logger
+
+from service_common import config
+from service_common.logs import logging_config
+
+THREADS_PER_WORKER = 4
+
+
+class JsonAccessLogger(Logger):
+    """gunicorn's logger, writing one structured access line per request."""
+
+    def access(self, resp, req, environ, request_time):
+        if not self.cfg.accesslog:
+            return
+        # gunicorn keeps response headers as a list of (name, value) pairs.
+        request_id = next(
+            (value for name, value in resp.headers if name.lower() == "x-request-id"), None
+        )
+        self.access_log.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "method": environ.get("REQUEST_METHOD"),
+                "path": environ.get("PATH_INFO"),
+                "query": environ.get("QUERY_STRING") or None,
+                "status": resp.status_code,
+                "duration_ms": round(request_time.total_seconds() * 1000, 3),
+                "remote_addr": environ.get("REMOTE_ADDR"),
+                "user_agent": environ.get("HTTP_USER_AGENT"),
+                "response_bytes": getattr(resp, "sent", None),
+            },
+        )
+
+
+def prepare_metrics_directory(service_name: str) -> str:
+    """PROMETHEUS_MULTIPROC_DIR, defaulting to a directory private to this instance
+    so that two services on one host never mix their metrics; created if missing."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        directory = tempfile.mkdtemp(prefix=f"{service_name}-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    os.makedirs(directory, exist_ok=True)
+    return directory
+
+
+def wipe_metrics_directory(directory: str) -> None:
+    """Files left by a previous run would resurrect its counters."""
+    for path in glob.glob(os.path.join(directory, "*.db")):
+        os.remove(path)
+
+
+def gunicorn_settings(service_name: str, default_port: int) -> dict:
+    try:
+        port = config.integer(os.environ, "PORT", default_port, 1, 65535)
+        workers = config.integer(os.environ, "WEB_CONCURRENCY", 2, 1, 64)
+        level = config.log_level(os.environ)
+    except config.ConfigError as error:
+        exit_on_config_error(service_name, error)
+
+    metrics_directory = prepare_metrics_directory(service_name)
+
+    def on_starting(server):
+        wipe_metrics_directory(metrics_directory)
+
+    def child_exit(server, worker):
+        # Imported here: prometheus_client must be imported only after
+        # PROMETHEUS_MULTIPROC_DIR is set (above).
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid, metrics_directory)
+
+    return {
+        "bind": [f"0.0.0.0:{port}"],
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": THREADS_PER_WORKER,
+        # A tmpfs: the heartbeat file must not live on a (read-only) disk.
+        "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
+        "timeout": 30,
+        # Kubernetes waits terminationGracePeriodSeconds; gunicorn drains within this.
+        "graceful_timeout": 20,
+        "keepalive": 5,
+        "accesslog": "-",
+        "logger_class": JsonAccessLogger,
+        "logconfig_dict": logging_config(service_name, level),
+        "proc_name": service_name,
+        "on_starting": on_starting,
+        "child_exit": child_exit,
+    }
+
+
+def exit_on_config_error(service_name: str, error: config.ConfigError) -> None:
+    """One clear line on stderr and exit status 1, before any worker starts."""
+    sys.exit(f"{service_name}: configuration error: {error}")

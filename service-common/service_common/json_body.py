@@ -1,0 +1,57 @@
+"""Strict reading of a JSON request body: anything odd is a 4xx problem, never a 500."""
+
+import json
+
+from flask import request
+
+from service_common.problems import Problem
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _object_without_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def read_json_body():
+    """The parsed body; 415 unless it is application/json, 413 over 64 KiB
+    (Flask's MAX_CONTENT_LENGTH), 400 when it is not well-formed UTF-8 JSON."""
+    if request.mimetype != "application/json":
+        raise Problem(415, "The request body must be JSON, sent as Content-Type: application/json.")
+    raw = request.get_data(cache=False)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Problem(400, "The request body is not valid UTF-8.") from None
+    try:
+        return json.loads(
+            text,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_object_without_duplicate_keys,
+        )
+    except RecursionError:
+        raise Problem(400, "The request body is nested too deeply.") from None
+    except ValueError as error:
+        # JSONDecodeError, a duplicate key, NaN/Infinity, or an integer too long to convert.
+        message = error.msg if isinstance(error, json.JSONDecodeError) else str(error)
+        raise Problem(400, f"The request body is not valid JSON: {message}.") from None
+
+
+def storable_text(value: str) -> bool:
+    """PostgreSQL text holds neither NUL characters nor lone surrogates."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

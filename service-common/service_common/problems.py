@@ -1,0 +1,75 @@
+"""RFC 9457 problem responses: every error a client sees, never an HTML page or a trace."""
+
+import json
+import logging
+from http import HTTPStatus
+
+import psycopg2
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException
+
+from service_common.database import DatabaseUnavailable
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+log = logging.getLogger(__name__)
+
+
+class Problem(Exception):
+    """A client error found by the application, answered with a problem body."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        errors: list[dict] | None = None,
+        headers: dict | None = None,
+    ):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+
+
+def problem_response(
+    status: int, detail: str, errors: list[dict] | None = None, headers: dict | None = None
+) -> Response:
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    return Response(json.dumps(body), status=status, mimetype=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def database_unavailable_response() -> Response:
+    return problem_response(
+        503, "The database is unavailable; retry later.", headers={"Retry-After": "1"}
+    )
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(Problem)
+    def handle_problem(error: Problem):
+        return problem_response(error.status, error.detail, error.errors, error.headers)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_exception(error: HTTPException):
+        # Keep headers such as Allow (405) but not the HTML content type.
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        return problem_response(error.code or 500, error.description or "", headers=headers)
+
+    @app.errorhandler(DatabaseUnavailable)
+    @app.errorhandler(psycopg2.OperationalError)
+    @app.errorhandler(psycopg2.InterfaceError)
+    def handle_database_unavailable(error: Exception):
+        log.warning("database unavailable: %s", str(error).strip())
+        return database_unavailable_response()
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        log.exception("unhandled error")
+        return problem_response(500, "An unexpected error occurred.")

@@ -1,0 +1,63 @@
+"""Throwaway PostgreSQL databases created from database/schema.sql."""
+
+import uuid
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+import psycopg2.extensions
+
+SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+SCHEMA = Path(__file__).resolve().parents[2] / "database" / "schema.sql"
+ROLE_PASSWORDS = {"items_service": "items-test-password", "audit_service": "audit-test-password"}
+
+
+@dataclass(frozen=True)
+class TestDatabase:
+    name: str
+    host: str = SERVER["host"]
+    port: int = SERVER["port"]
+
+    def url(self, role: str = "postgres", host: str | None = None, port: int | None = None) -> str:
+        password = ROLE_PASSWORDS.get(role)
+        credentials = f"{role}:{password}" if password else role
+        return f"postgresql://{credentials}@{host or self.host}:{port or self.port}/{self.name}"
+
+    def connect(self):
+        """A superuser connection in autocommit mode, for assertions."""
+        connection = psycopg2.connect(dbname=self.name, **SERVER)
+        connection.autocommit = True
+        return connection
+
+    def query(self, sql: str, params=None) -> list[tuple]:
+        with closing(self.connect()) as connection, connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    def apply_schema(self) -> None:
+        with closing(self.connect()) as connection, connection.cursor() as cursor:
+            cursor.execute(SCHEMA.read_text())
+
+
+def _server_connection():
+    connection = psycopg2.connect(dbname="postgres", **SERVER)
+    connection.autocommit = True
+    return connection
+
+
+def create_database(prefix: str = "itemsdb_test") -> TestDatabase:
+    database = TestDatabase(name=f"{prefix}_{uuid.uuid4().hex[:12]}")
+    with closing(_server_connection()) as connection, connection.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{database.name}"')
+    database.apply_schema()
+    # As the deployment does after applying the schema.
+    with closing(database.connect()) as connection, connection.cursor() as cursor:
+        for role, password in ROLE_PASSWORDS.items():
+            cursor.execute(f"ALTER ROLE {role} WITH PASSWORD %s", (password,))
+    return database
+
+
+def drop_database(database: TestDatabase) -> None:
+    with closing(_server_connection()) as connection, connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{database.name}" WITH (FORCE)')

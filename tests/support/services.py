@@ -1,0 +1,113 @@
+"""Running items-service and audit-service as real gunicorn processes on loopback."""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from tests.support.database import TestDatabase
+from tests.support.network import free_port
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+AUDIT_TOKEN = "test-audit-token-0123456789"
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+
+
+class ServiceProcess:
+    """One service under gunicorn, started the way DESIGN §5 says:
+    `gunicorn --config gunicorn.conf.py app:app` in the service's directory."""
+
+    def __init__(self, name: str, env: dict[str, str], port: int | None = None):
+        self.name = name
+        self.port = port or free_port()
+        self.env = {
+            "PATH": os.environ["PATH"],
+            "PORT": str(self.port),
+            "WEB_CONCURRENCY": "2",
+            "LOG_LEVEL": "info",
+            **env,
+        }
+        self.log_path = Path(tempfile.mkstemp(prefix=f"{name}-", suffix=".log")[1])
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, wait: bool = True) -> "ServiceProcess":
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [str(GUNICORN), "--config", "gunicorn.conf.py", "app:app"],
+                cwd=REPOSITORY / self.name,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        if wait:
+            self.wait_until_serving()
+        return self
+
+    def wait_until_serving(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited {self.process.returncode}:\n{self.logs()}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not answer within {timeout}s:\n{self.logs()}")
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM, as Kubernetes sends: gunicorn drains, then exits."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode if self.process else 0
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def audit_service(database: TestDatabase, port: int | None = None) -> ServiceProcess:
+    return ServiceProcess(
+        "audit-service",
+        {"DATABASE_URL": database.url("audit_service"), "AUDIT_TOKEN": AUDIT_TOKEN},
+        port=port,
+    )
+
+
+def items_service(
+    database: TestDatabase, audit_url: str, database_port: int | None = None
+) -> ServiceProcess:
+    return ServiceProcess(
+        "items-service",
+        {
+            "DATABASE_URL": database.url("items_service", port=database_port),
+            "AUDIT_SERVICE_URL": audit_url,
+            "AUDIT_TOKEN": AUDIT_TOKEN,
+        },
+    )
+
+
+def wait_for(condition, timeout: float = 20, interval: float = 0.1, message: str = "condition"):
+    """Poll until condition() returns a truthy value, which is returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
