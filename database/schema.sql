@@ -62,7 +62,9 @@ CREATE TABLE IF NOT EXISTS audit_logs (
 CREATE UNIQUE INDEX IF NOT EXISTS audit_logs_event_id_key ON audit_logs (event_id);
 CREATE INDEX IF NOT EXISTS audit_logs_created_at_idx ON audit_logs (created_at DESC);
 
--- Least privilege: each service reaches only its own tables.
+-- Least privilege: each service reaches only its own tables. PostgreSQL 15
+-- already denies CREATE in public to PUBLIC; older servers do not.
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 REVOKE ALL ON items, audit_outbox, audit_logs FROM PUBLIC;
 GRANT USAGE ON SCHEMA public TO items_service, audit_service;
 GRANT SELECT, INSERT, UPDATE, DELETE ON items, audit_outbox TO items_service;

@@ -1,0 +1,27 @@
+"""Tier 2: both services under gunicorn (2 workers each) on loopback ports, real HTTP."""
+
+import pytest
+
+from tests.support.database import create_database, drop_database
+from tests.support.services import audit_service, items_service
+
+
+@pytest.fixture(scope="module")
+def database():
+    database = create_database()
+    yield database
+    drop_database(database)
+
+
+@pytest.fixture(scope="module")
+def audit(database):
+    service = audit_service(database).start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="module")
+def items(database, audit):
+    service = items_service(database, audit.url).start()
+    yield service
+    service.stop()

@@ -1,0 +1,71 @@
+"""Settings from the environment (DESIGN §5): secrets from files, clear errors naming the setting."""
+
+import pytest
+
+from audit_service.settings import Settings as AuditSettings
+from items_service.settings import Settings as ItemsSettings
+from service_common.config import ConfigError
+
+VALID = {
+    "DATABASE_URL": "postgresql://items_service:pw@db:5432/itemsdb",
+    "AUDIT_SERVICE_URL": "http://audit-service:8081/",
+    "AUDIT_TOKEN": "a-token-of-sixteen+",
+}
+
+
+def test_settings_come_from_the_environment():
+    settings = ItemsSettings.from_env(VALID)
+
+    assert settings.database_url == VALID["DATABASE_URL"]
+    assert settings.audit_service_url == "http://audit-service:8081"
+    assert settings.audit_token == VALID["AUDIT_TOKEN"]
+
+
+def test_secrets_can_be_read_from_files(tmp_path):
+    (tmp_path / "url").write_text(VALID["DATABASE_URL"] + "\n")
+    (tmp_path / "token").write_text(VALID["AUDIT_TOKEN"] + "\n")
+    env = {
+        "DATABASE_URL_FILE": str(tmp_path / "url"),
+        "AUDIT_TOKEN_FILE": str(tmp_path / "token"),
+    }
+
+    settings = AuditSettings.from_env(env)
+
+    assert settings.database_url == VALID["DATABASE_URL"]
+    assert settings.audit_token == VALID["AUDIT_TOKEN"], "the trailing newline of a file is dropped"
+
+
+def test_libpq_variables_can_stand_in_for_database_url():
+    env = {"PGHOST": "db", "PGDATABASE": "itemsdb", "AUDIT_TOKEN": VALID["AUDIT_TOKEN"]}
+
+    assert AuditSettings.from_env(env).database_url == ""
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"DATABASE_URL": None}, "DATABASE_URL is required"),
+        ({"DATABASE_URL": "host=db port=notaport x"}, "DATABASE_URL is not a valid"),
+        ({"AUDIT_TOKEN": None}, "AUDIT_TOKEN is required"),
+        ({"AUDIT_TOKEN": "short"}, "AUDIT_TOKEN must be at least 16"),
+        ({"AUDIT_SERVICE_URL": None}, "AUDIT_SERVICE_URL is required"),
+        ({"AUDIT_SERVICE_URL": "audit-service:8081"}, "AUDIT_SERVICE_URL must be an http"),
+        ({"AUDIT_TOKEN_FILE": "/nonexistent/token"}, "set AUDIT_TOKEN or AUDIT_TOKEN_FILE, not both"),
+        ({"AUDIT_TOKEN": None, "AUDIT_TOKEN_FILE": "/nonexistent/token"}, "AUDIT_TOKEN_FILE: cannot read"),
+    ],
+)
+def test_a_missing_or_invalid_setting_is_named(change, message):
+    env = {**VALID, **change}
+    env = {key: value for key, value in env.items() if value is not None}
+
+    with pytest.raises(ConfigError, match=message) as raised:
+        ItemsSettings.from_env(env)
+
+    assert "pw@" not in str(raised.value), "a message never shows a secret"
+
+
+def test_an_invalid_database_url_is_reported_without_its_password():
+    with pytest.raises(ConfigError) as raised:
+        ItemsSettings.from_env({**VALID, "DATABASE_URL": "postgresql://u:s3cret@db:5432/x?bogus=1"})
+
+    assert "s3cret" not in str(raised.value)
