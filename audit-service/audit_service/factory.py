@@ -10,6 +10,8 @@ from service_common.web_app import create_base_app
 
 # gunicorn's gthread workers serve 4 requests at a time.
 MAX_DB_CONNECTIONS = 5
+# Room for a full batch of 500 events.
+MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -17,7 +19,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     database = Database(
         settings.database_url, max_connections=MAX_DB_CONNECTIONS, application_name="audit-service"
     )
-    app = create_base_app(__name__, database, DOCUMENT)
+    app = create_base_app(__name__, database, DOCUMENT, max_body_bytes=MAX_BODY_BYTES)
     app.config["AUDIT_TOKEN"] = settings.audit_token
     app.register_blueprint(api.blueprint)
     return app

@@ -12,6 +12,7 @@ from service_common.web_app import create_base_app
 
 # gunicorn's gthread workers serve 4 requests at a time; one more for the relay.
 MAX_DB_CONNECTIONS = 6
+MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -22,7 +23,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings.database_url, max_connections=MAX_DB_CONNECTIONS, application_name="items-service"
     )
     relay = OutboxRelay(database, settings.audit_service_url, settings.audit_token)
-    app = create_base_app(__name__, database, DOCUMENT)
+    app = create_base_app(__name__, database, DOCUMENT, max_body_bytes=MAX_BODY_BYTES)
     app.extensions["audit_relay"] = relay
     app.register_blueprint(api.blueprint)
     register_audit_recorder(app, on_recorded=relay.wake)

@@ -6,8 +6,6 @@ from flask import request
 
 from service_common.problems import Problem
 
-MAX_BODY_BYTES = 64 * 1024
-
 
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
@@ -23,8 +21,8 @@ def _object_without_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
 
 
 def read_json_body():
-    """The parsed body; 415 unless it is application/json, 413 over 64 KiB
-    (Flask's MAX_CONTENT_LENGTH), 400 when it is not well-formed UTF-8 JSON."""
+    """The parsed body; 415 unless it is application/json, 413 over the app's
+    MAX_CONTENT_LENGTH, 400 when it is not well-formed UTF-8 JSON."""
     if request.mimetype != "application/json":
         raise Problem(415, "The request body must be JSON, sent as Content-Type: application/json.")
     raw = request.get_data(cache=False)

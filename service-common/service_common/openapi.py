@@ -28,7 +28,7 @@ PROBLEM_DESCRIPTIONS = {
     400: "The request is invalid: malformed JSON, a wrong field or parameter.",
     401: "The bearer token is missing or wrong.",
     404: "No such resource.",
-    413: "The request body is larger than 64 KiB.",
+    413: "The request body is too large (items-service: 64 KiB; audit-service: 4 MiB).",
     415: "The request body is not application/json.",
     503: "The database is unavailable; retry later.",
 }

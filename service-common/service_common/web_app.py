@@ -3,16 +3,18 @@
 from flask import Flask
 
 from service_common.database import Database
-from service_common.json_body import MAX_BODY_BYTES
 from service_common.metrics import instrument_requests
 from service_common.operational_routes import operational_blueprint
 from service_common.problems import register_error_handlers
 from service_common.request_ids import register_request_ids
 
 
-def create_base_app(import_name: str, database: Database, openapi_document: dict) -> Flask:
+def create_base_app(
+    import_name: str, database: Database, openapi_document: dict, *, max_body_bytes: int
+) -> Flask:
     app = Flask(import_name)
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    # Werkzeug answers 413 for a larger body before it is read.
+    app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.json.sort_keys = False
     app.extensions["database"] = database
     # Order matters: Flask runs after_request hooks in reverse, so the timer
