@@ -7,6 +7,7 @@ from the config module's globals.
 
 import glob
 import os
+import shutil
 import sys
 import tempfile
 
@@ -44,15 +45,17 @@ class JsonAccessLogger(Logger):
         )
 
 
-def prepare_metrics_directory(service_name: str) -> str:
+def prepare_metrics_directory(service_name: str) -> tuple[str, bool]:
     """PROMETHEUS_MULTIPROC_DIR, defaulting to a directory private to this instance
-    so that two services on one host never mix their metrics; created if missing."""
+    so that two services on one host never mix their metrics; created if missing.
+    Also tells whether the directory is a private one made here."""
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if not directory:
+    private = not directory
+    if private:
         directory = tempfile.mkdtemp(prefix=f"{service_name}-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
     os.makedirs(directory, exist_ok=True)
-    return directory
+    return directory, private
 
 
 def wipe_metrics_directory(directory: str) -> None:
@@ -69,10 +72,14 @@ def gunicorn_settings(service_name: str, default_port: int) -> dict:
     except config.ConfigError as error:
         exit_on_config_error(service_name, error)
 
-    metrics_directory = prepare_metrics_directory(service_name)
+    metrics_directory, private = prepare_metrics_directory(service_name)
 
     def on_starting(server):
         wipe_metrics_directory(metrics_directory)
+
+    def on_exit(server):
+        if private:
+            shutil.rmtree(metrics_directory, ignore_errors=True)
 
     def child_exit(server, worker):
         # Imported here: prometheus_client must be imported only after
@@ -97,6 +104,7 @@ def gunicorn_settings(service_name: str, default_port: int) -> dict:
         "logconfig_dict": logging_config(service_name, level),
         "proc_name": service_name,
         "on_starting": on_starting,
+        "on_exit": on_exit,
         "child_exit": child_exit,
     }
 
