@@ -1,0 +1,72 @@
+"""Metric names a PromQL expression reads, and the expressions the monitoring code holds."""
+
+import json
+import re
+
+import yaml
+
+import monitoring
+
+KEYWORDS = {
+    "and",
+    "or",
+    "unless",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "offset",
+}
+# Prometheus creates `up` for every scrape itself.
+PROMETHEUS_SERIES = {"up"}
+
+
+def metric_names(expr: str) -> set[str]:
+    """Names of the series an expression selects (function and aggregation names excluded)."""
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # string literals
+    expr = re.sub(r"\{[^}]*\}", "", expr)  # label matchers
+    expr = re.sub(r"\[[^\]]*\]", "", expr)  # range and subquery windows
+    expr = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
+    names = set()
+    for match in re.finditer(r"(?<![\w.$])([a-zA-Z_:][a-zA-Z0-9_:]*)(\s*\()?", expr):
+        name, is_call = match.groups()
+        if not is_call and name not in KEYWORDS:
+            names.add(name)
+    return names
+
+
+def rule_groups() -> list[dict]:
+    return [
+        group
+        for text in monitoring.alert_rules().values()
+        for group in yaml.safe_load(text)["groups"]
+    ]
+
+
+def rules() -> list[dict]:
+    return [rule for group in rule_groups() for rule in group["rules"]]
+
+
+def alerts() -> list[dict]:
+    return [rule for rule in rules() if "alert" in rule]
+
+
+def dashboard_panels() -> list[dict]:
+    """Every panel that shows data, across all dashboards."""
+    return [
+        panel
+        for text in monitoring.dashboards().values()
+        for panel in json.loads(text)["panels"]
+        if panel["type"] != "row"
+    ]
+
+
+def exported_names_needed() -> set[str]:
+    """Series names the dashboards and the rules read that the services must export."""
+    recorded = {rule["record"] for rule in rules() if "record" in rule}
+    exprs = [rule["expr"] for rule in rules()]
+    exprs += [target["expr"] for panel in dashboard_panels() for target in panel["targets"]]
+    return set().union(*(metric_names(expr) for expr in exprs)) - recorded - PROMETHEUS_SERIES
