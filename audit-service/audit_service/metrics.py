@@ -8,3 +8,7 @@ AUDIT_EVENTS_PROCESSED = Counter(
     "or rejected (invalid; the whole request was refused).",
     ["result"],
 )
+
+# Series that exist from the start, at 0, so that rate() and alerts see the first rejection.
+for _result in ("stored", "duplicate", "rejected"):
+    AUDIT_EVENTS_PROCESSED.labels(_result)

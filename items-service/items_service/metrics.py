@@ -3,7 +3,9 @@
 from prometheus_client import Counter, Gauge, Histogram
 
 ITEMS_CREATED = Counter("items_created_total", "Items created.")
-ITEMS_RETRIEVED = Counter("items_retrieved_total", "Items returned by reads (lists count each item).")
+ITEMS_RETRIEVED = Counter(
+    "items_retrieved_total", "Items returned by reads (lists count each item)."
+)
 ITEMS_UPDATED = Counter("items_updated_total", "Items updated.")
 ITEMS_DELETED = Counter("items_deleted_total", "Items deleted.")
 
@@ -27,3 +29,7 @@ AUDIT_DELIVERY_LAG = Histogram(
     "Time from an audit event's outbox row being written to its acknowledgement by audit-service.",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
 )
+
+# Series that exist from the start, at 0, so that rate() and alerts see the first failure.
+for _reason in ("unavailable", "unauthorized", "rejected"):
+    AUDIT_DELIVERY_FAILURES.labels(_reason)

@@ -60,7 +60,7 @@ class ServiceProcess:
             try:
                 if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"{self.name} did not answer within {timeout}s:\n{self.logs()}")
