@@ -15,6 +15,7 @@ from gunicorn.glogging import Logger
 
 from service_common import config
 from service_common.logs import logging_config
+from service_common.protocol_errors import answer_protocol_errors_with_problems
 
 THREADS_PER_WORKER = 4
 
@@ -72,6 +73,7 @@ def gunicorn_settings(service_name: str, default_port: int) -> dict:
     except config.ConfigError as error:
         exit_on_config_error(service_name, error)
 
+    answer_protocol_errors_with_problems()
     metrics_directory, private = prepare_metrics_directory(service_name)
 
     def on_starting(server):
@@ -94,7 +96,7 @@ def gunicorn_settings(service_name: str, default_port: int) -> dict:
         "worker_class": "gthread",
         "threads": THREADS_PER_WORKER,
         # A tmpfs: the heartbeat file must not live on a (read-only) disk.
-        "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
+        "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,  # noqa: S108
         "timeout": 30,
         # Kubernetes waits terminationGracePeriodSeconds; gunicorn drains within this.
         "graceful_timeout": 20,
@@ -103,6 +105,9 @@ def gunicorn_settings(service_name: str, default_port: int) -> dict:
         "logger_class": JsonAccessLogger,
         "logconfig_dict": logging_config(service_name, level),
         "proc_name": service_name,
+        # gunicorn 27's control socket lives under $HOME, which is read-only (or
+        # "/") in the containers; nothing here uses gunicornc.
+        "control_socket_disable": True,
         "on_starting": on_starting,
         "on_exit": on_exit,
         "child_exit": child_exit,
