@@ -1,0 +1,260 @@
+"""PostgreSQL: a StatefulSet in the cluster, or an external server from config.
+
+Either way the result is a `DatabaseEndpoint`: where the server is and the
+superuser credentials (as a Secret) that the schema Job uses.
+"""
+
+from dataclasses import dataclass
+from urllib.parse import quote, unquote, urlsplit
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from infra import pods
+
+# postgres:16.4-bookworm, pinned by its (multi-arch index) digest.
+POSTGRES_IMAGE = (
+    "postgres:16.4-bookworm@sha256:e62fbf9d3e2b49816a32c400ed2dba83e3b361e6833e624024309c35d334b412"
+)
+DATABASE_NAME = "itemsdb"
+SUPERUSER = "postgres"
+PORT = 5432
+NAME = "postgres"  # also the headless Service, so the in-cluster host name
+DATA_DIR = "/var/lib/postgresql/data"
+ADMIN_SECRET = "postgres-admin"  # noqa: S105 (the Secret's name)
+
+
+@dataclass(frozen=True)
+class Location:
+    host: str
+    port: int
+    database: str
+    # "?sslmode=require" etc. of an external server, kept in every URL.
+    query: str = ""
+
+    @property
+    def options(self) -> dict[str, str]:
+        return dict(pair.split("=", 1) for pair in self.query.lstrip("?").split("&") if "=" in pair)
+
+    def url(self, user: str, password: str) -> str:
+        credentials = f"{quote(user, safe='')}:{quote(password, safe='')}"
+        return f"postgresql://{credentials}@{self.host}:{self.port}/{self.database}{self.query}"
+
+    def service_file(self, service: str, user: str, password: str) -> str:
+        """A libpq connection service file (pg_service.conf): psql and pg_isready
+        read every connection setting, the password included, from it, so
+        nothing secret is in their command line or environment."""
+        settings = {
+            "host": self.host,
+            "port": str(self.port),
+            "dbname": self.database,
+            "user": user,
+            "password": password,
+        }
+        settings.update(self.options)
+        return f"[{service}]\n" + "".join(f"{key}={value}\n" for key, value in settings.items())
+
+
+@dataclass(frozen=True)
+class DatabaseEndpoint:
+    # An Output[Location]: an external server's comes from its secret URL.
+    location: pulumi.Output
+    # Secret with `password` (the superuser's) and `pg_service.conf` (service ADMIN_SERVICE).
+    admin_secret_name: pulumi.Output
+
+    def url_for(self, user: str, password: pulumi.Output) -> pulumi.Output:
+        return pulumi.Output.all(self.location, password).apply(
+            lambda values: values[0].url(user, values[1])
+        )
+
+
+ADMIN_SERVICE = "admin"
+
+
+def admin_secret(
+    namespace, location: pulumi.Output, user: pulumi.Input[str], password: pulumi.Output, opts
+) -> k8s.core.v1.Secret:
+    service_file = pulumi.Output.all(location, user, password).apply(
+        lambda values: values[0].service_file(ADMIN_SERVICE, values[1], values[2])
+    )
+    return k8s.core.v1.Secret(
+        ADMIN_SECRET,
+        metadata=pods.metadata(ADMIN_SECRET, namespace),
+        type="Opaque",
+        string_data={"password": password, "pg_service.conf": pulumi.Output.secret(service_file)},
+        opts=opts,
+    )
+
+
+@dataclass(frozen=True)
+class PostgresArgs:
+    namespace: pulumi.Input[str]
+    storage: str
+    storage_class: str | None
+
+
+class Postgres(pulumi.ComponentResource):
+    """StatefulSet (one replica) + headless Service `postgres` + superuser Secret."""
+
+    endpoint: DatabaseEndpoint
+    statefulset: k8s.apps.v1.StatefulSet
+
+    def __init__(self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("items-audit:database:Postgres", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        password = random.RandomPassword(
+            "postgres-superuser-password", length=32, special=False, opts=child
+        )
+        location = pulumi.Output.from_input(Location(host=NAME, port=PORT, database=DATABASE_NAME))
+        secret = admin_secret(args.namespace, location, SUPERUSER, password.result, child)
+        service = k8s.core.v1.Service(
+            NAME,
+            metadata=pods.metadata(NAME, args.namespace),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                cluster_ip="None",
+                selector=pods.labels(NAME),
+                ports=[
+                    k8s.core.v1.ServicePortArgs(name="postgres", port=PORT, target_port="postgres")
+                ],
+            ),
+            opts=child,
+        )
+        probe_command = [
+            "pg_isready",
+            "--host=127.0.0.1",
+            f"--port={PORT}",
+            f"--username={SUPERUSER}",
+            f"--dbname={DATABASE_NAME}",
+        ]
+        container = k8s.core.v1.ContainerArgs(
+            name="postgres",
+            image=POSTGRES_IMAGE,
+            image_pull_policy="IfNotPresent",
+            ports=[k8s.core.v1.ContainerPortArgs(name="postgres", container_port=PORT)],
+            env=[
+                k8s.core.v1.EnvVarArgs(name="POSTGRES_DB", value=DATABASE_NAME),
+                k8s.core.v1.EnvVarArgs(name="POSTGRES_USER", value=SUPERUSER),
+                k8s.core.v1.EnvVarArgs(
+                    name="POSTGRES_PASSWORD_FILE", value="/run/secrets/postgres/password"
+                ),
+                # A subdirectory: the volume's root may hold lost+found, which initdb refuses.
+                k8s.core.v1.EnvVarArgs(name="PGDATA", value=f"{DATA_DIR}/pgdata"),
+            ],
+            volume_mounts=[
+                pods.mount("data", DATA_DIR, read_only=False),
+                pods.mount("run", "/var/run/postgresql", read_only=False),
+                pods.tmp_mount(),
+                pods.mount("admin-secret", "/run/secrets/postgres"),
+            ],
+            security_context=pods.container_security_context(),
+            resources=pods.resources("100m", "256Mi", "1", "512Mi"),
+            startup_probe=k8s.core.v1.ProbeArgs(
+                exec_=k8s.core.v1.ExecActionArgs(command=probe_command),
+                period_seconds=2,
+                failure_threshold=60,
+                timeout_seconds=3,
+            ),
+            readiness_probe=k8s.core.v1.ProbeArgs(
+                exec_=k8s.core.v1.ExecActionArgs(command=probe_command),
+                period_seconds=5,
+                failure_threshold=3,
+                timeout_seconds=3,
+            ),
+            liveness_probe=k8s.core.v1.ProbeArgs(
+                exec_=k8s.core.v1.ExecActionArgs(command=probe_command),
+                period_seconds=10,
+                failure_threshold=6,
+                timeout_seconds=5,
+            ),
+        )
+        self.statefulset = k8s.apps.v1.StatefulSet(
+            NAME,
+            metadata=pods.workload_metadata(NAME, args.namespace),
+            spec=k8s.apps.v1.StatefulSetSpecArgs(
+                service_name=service.metadata.name,
+                replicas=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=pods.labels(NAME)),
+                # The password is applied only when initdb creates the data
+                # directory: a volume left behind would keep the old one.
+                persistent_volume_claim_retention_policy=k8s.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicyArgs(
+                    when_deleted="Delete",
+                    when_scaled="Retain",
+                ),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=pods.labels(NAME)),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        automount_service_account_token=False,
+                        enable_service_links=False,
+                        security_context=pods.pod_security_context(),
+                        # Postgres finishes its transactions on SIGTERM (smart shutdown).
+                        termination_grace_period_seconds=60,
+                        containers=[container],
+                        volumes=[
+                            pods.empty_dir("run", "16Mi", memory=True),
+                            pods.empty_dir("tmp", "256Mi"),
+                            pods.secret_volume("admin-secret", secret.metadata.name),
+                        ],
+                    ),
+                ),
+                volume_claim_templates=[
+                    k8s.core.v1.PersistentVolumeClaimArgs(
+                        metadata=k8s.meta.v1.ObjectMetaArgs(name="data", labels=pods.labels(NAME)),
+                        spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                            access_modes=["ReadWriteOnce"],
+                            storage_class_name=args.storage_class,
+                            resources=k8s.core.v1.VolumeResourceRequirementsArgs(
+                                requests={"storage": args.storage}
+                            ),
+                        ),
+                    )
+                ],
+            ),
+            opts=child,
+        )
+        self.endpoint = DatabaseEndpoint(location=location, admin_secret_name=secret.metadata.name)
+        self.register_outputs({})
+
+
+@dataclass(frozen=True)
+class ExternalDatabaseArgs:
+    namespace: pulumi.Input[str]
+    # postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE[?sslmode=...] of a role that
+    # may create roles and tables: the schema Job runs with it.
+    url: pulumi.Output
+
+
+def parse_external_url(url: str) -> tuple[Location, str, str]:
+    """The server's location, the user and the password of a superuser URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql") or not parts.hostname or not parts.username:
+        raise ValueError(
+            "database_url must look like postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE"
+        )
+    location = Location(
+        host=parts.hostname,
+        port=parts.port or PORT,
+        database=parts.path.lstrip("/") or DATABASE_NAME,
+        query=f"?{parts.query}" if parts.query else "",
+    )
+    return location, unquote(parts.username), unquote(parts.password or "")
+
+
+class ExternalDatabase(pulumi.ComponentResource):
+    """No server in the cluster: only the superuser Secret for the schema Job."""
+
+    endpoint: DatabaseEndpoint
+
+    def __init__(
+        self, name: str, args: ExternalDatabaseArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("items-audit:database:ExternalDatabase", name, None, opts)
+        parsed = pulumi.Output.secret(args.url).apply(parse_external_url)
+        location = parsed.apply(lambda values: values[0])
+        user = parsed.apply(lambda values: values[1])
+        password = parsed.apply(lambda values: values[2])
+        secret = admin_secret(
+            args.namespace, location, user, password, pulumi.ResourceOptions(parent=self)
+        )
+        self.endpoint = DatabaseEndpoint(location=location, admin_secret_name=secret.metadata.name)
+        self.register_outputs({})

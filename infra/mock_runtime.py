@@ -1,0 +1,151 @@
+"""Run the program under Pulumi's mock runtime: no cluster, no CLI, no plugins.
+
+Returns every resource the program registers (type, name, inputs as the
+engine would receive them, dependencies) and the stack outputs. Used by
+`python -m infra.render` and by tests/infra.
+"""
+
+import contextvars
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime.sync_await import _sync_await
+
+from infra import program
+
+PROJECT = "items-audit"
+STACK = "dev"
+
+
+@dataclass
+class Registered:
+    type: str
+    name: str
+    urn: str
+    inputs: dict
+    dependencies: set[str]  # URNs this resource waits for
+    parent: str
+
+
+@dataclass
+class Run:
+    resources: list[Registered] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: set[str] = field(default_factory=set)
+
+    def kubernetes_objects(self) -> list[dict]:
+        """Every Kubernetes object, as its manifest (apiVersion, kind, metadata, ...)."""
+        return [
+            r.inputs
+            for r in self.resources
+            if r.type.startswith("kubernetes:") and "kind" in r.inputs
+        ]
+
+    def by_type(self, type_: str) -> list[Registered]:
+        return [r for r in self.resources if r.type == type_]
+
+
+def plain(value: Any) -> Any:
+    """Mock inputs with secrets unwrapped and whole floats back to ints
+    (the engine's wire format has only floats)."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return plain(value["value"])
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    """Resources come back with their inputs as outputs, plus what a provider
+    would compute and the program reads."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        outputs = dict(args.inputs)
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            outputs["result"] = f"mock-{args.name}-0123456789"
+        if args.typ == "docker:index/image:Image":
+            outputs["repoDigest"] = outputs["imageName"].split(":")[0] + "@sha256:" + "0" * 64
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}, None
+
+
+class _RecordingMonitor(mocks.MockMonitor):
+    """The mock monitor, also keeping each registration's dependencies."""
+
+    def __init__(self, mocks_: pulumi.runtime.Mocks):
+        super().__init__(mocks_)
+        self.registrations: list[Registered] = []
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            inputs = plain(rpc.deserialize_properties(request.object))
+            dependencies = set(request.dependencies)
+            for property_dependencies in request.propertyDependencies.values():
+                dependencies.update(property_dependencies.urns)
+            self.registrations.append(
+                Registered(
+                    request.type, request.name, response.urn, inputs, dependencies, request.parent
+                )
+            )
+        return response
+
+
+def stack_config(stack_file: Path) -> dict[str, str]:
+    """The plain `config:` values of a Pulumi.<stack>.yaml, as the CLI passes them."""
+    values = (yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}).get("config") or {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            raise ValueError(
+                f"{stack_file}: {key} is encrypted; the offline render takes plain values only"
+            )
+    return {
+        key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()
+    }
+
+
+def run(
+    config: dict[str, str] | None = None,
+    secret_keys: tuple[str, ...] = (),
+    sources: program.Sources | None = None,
+) -> Run:
+    """Run the program once with the given stack config (keys like
+    `items-audit:namespace`), in a context of its own so that runs do not
+    share the runtime's global state (root stack, config, outstanding RPCs)."""
+    return contextvars.Context().run(
+        _run, config or {}, secret_keys, sources or program.Sources.from_repo()
+    )
+
+
+def _run(config: dict[str, str], secret_keys: tuple[str, ...], sources: program.Sources) -> Run:
+    monitor = _RecordingMonitor(_Mocks())
+    settings.ROOT.set(None)
+    pulumi.runtime.set_all_config(config, list(secret_keys))
+    pulumi.runtime.set_mocks(
+        monitor.mocks, project=PROJECT, stack=STACK, preview=False, monitor=monitor
+    )
+    result = Run()
+
+    async def program_then_outputs():
+        program.deploy(sources=sources)
+        stack = settings.get_root_resource()
+        for name, value in stack.outputs.items():
+            output = pulumi.Output.from_input(value)
+            result.outputs[name] = await output.future()
+            if await output.is_secret():
+                result.secret_outputs.add(name)
+
+    _sync_await(pulumi.runtime.stack.run_pulumi_func(program_then_outputs))
+    result.resources = monitor.registrations
+    return result

@@ -1,0 +1,142 @@
+"""The parts every workload shares: labels, the DESIGN §7 security baseline,
+resources, and the policy-scan exceptions."""
+
+from collections.abc import Mapping
+
+import pulumi_kubernetes as k8s
+
+PART_OF = "items-audit"
+
+# Every pod and container runs as this unprivileged user; the service images
+# are built for it, and the third-party images support an arbitrary user.
+RUN_AS_USER = 10001
+
+# Policy checks (checkov) a workload is exempt from, with the reason: the one
+# place they are listed. They become `checkov.io/skipN` annotations.
+_LOCAL_IMAGE_SKIPS = {
+    "CKV_K8S_43": "built here and loaded into the cluster without a registry, so it has no "
+    "registry digest; its tag is a hash of its build context",
+    "CKV_K8S_15": "pull policy Always would make the node pull the locally loaded image "
+    "from a registry that does not have it",
+}
+POLICY_SKIPS: dict[str, dict[str, str]] = {
+    "items-service": _LOCAL_IMAGE_SKIPS,
+    "audit-service": _LOCAL_IMAGE_SKIPS,
+    "prometheus": {
+        "CKV_K8S_38": "Kubernetes pod discovery authenticates with the service account token "
+        "(read-only, namespace-scoped Role)",
+    },
+}
+
+# Every container's only writable path besides its data volumes (an emptyDir).
+TMP_DIR = "/tmp"  # noqa: S108 (a path inside the container, backed by its own emptyDir)
+
+
+def labels(name: str) -> dict[str, str]:
+    """Selector labels of a workload's pods (the team's label convention)."""
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": PART_OF}
+
+
+def metadata(
+    name: str, namespace, annotations: Mapping[str, str] | None = None, app: str | None = None
+) -> k8s.meta.v1.ObjectMetaArgs:
+    """Metadata of an object named `name` that belongs to `app` (default: `name`)."""
+    return k8s.meta.v1.ObjectMetaArgs(
+        name=name, namespace=namespace, labels=labels(app or name), annotations=annotations
+    )
+
+
+def workload_metadata(name: str, namespace) -> k8s.meta.v1.ObjectMetaArgs:
+    """Metadata of a Deployment/StatefulSet/Job, carrying its policy-scan exceptions."""
+    skips = POLICY_SKIPS.get(name, {})
+    annotations = {
+        f"checkov.io/skip{index}": f"{check}={reason}"
+        for index, (check, reason) in enumerate(skips.items(), start=1)
+    }
+    return metadata(name, namespace, annotations or None)
+
+
+def pod_security_context() -> k8s.core.v1.PodSecurityContextArgs:
+    return k8s.core.v1.PodSecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=RUN_AS_USER,
+        run_as_group=RUN_AS_USER,
+        fs_group=RUN_AS_USER,
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def container_security_context() -> k8s.core.v1.SecurityContextArgs:
+    return k8s.core.v1.SecurityContextArgs(
+        allow_privilege_escalation=False,
+        privileged=False,
+        read_only_root_filesystem=True,
+        run_as_non_root=True,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+    )
+
+
+def resources(
+    cpu_request: str, memory_request: str, cpu_limit: str, memory_limit: str
+) -> k8s.core.v1.ResourceRequirementsArgs:
+    return k8s.core.v1.ResourceRequirementsArgs(
+        requests={"cpu": cpu_request, "memory": memory_request},
+        limits={"cpu": cpu_limit, "memory": memory_limit},
+    )
+
+
+def empty_dir(name: str, size_limit: str = "64Mi", memory: bool = False) -> k8s.core.v1.VolumeArgs:
+    return k8s.core.v1.VolumeArgs(
+        name=name,
+        empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
+            size_limit=size_limit, medium="Memory" if memory else None
+        ),
+    )
+
+
+def secret_volume(name: str, secret_name) -> k8s.core.v1.VolumeArgs:
+    # Read-only for owner and group: with fsGroup set, the files belong to the
+    # pod's group, so the pod's user can read them and other users cannot.
+    return k8s.core.v1.VolumeArgs(
+        name=name,
+        secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=secret_name, default_mode=0o440),
+    )
+
+
+def config_map_volume(name: str, config_map_name) -> k8s.core.v1.VolumeArgs:
+    return k8s.core.v1.VolumeArgs(
+        name=name,
+        config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=config_map_name, default_mode=0o444),
+    )
+
+
+def mount(name: str, path: str, read_only: bool = True) -> k8s.core.v1.VolumeMountArgs:
+    return k8s.core.v1.VolumeMountArgs(name=name, mount_path=path, read_only=read_only)
+
+
+def tmp_mount() -> k8s.core.v1.VolumeMountArgs:
+    """The writable /tmp, mounted from the pod's `tmp` emptyDir."""
+    return mount("tmp", TMP_DIR, read_only=False)
+
+
+def http_probe(
+    path: str, port: str, period: int, failures: int, initial_delay: int = 0
+) -> k8s.core.v1.ProbeArgs:
+    return k8s.core.v1.ProbeArgs(
+        http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port=port),
+        initial_delay_seconds=initial_delay,
+        period_seconds=period,
+        timeout_seconds=3,
+        failure_threshold=failures,
+    )
+
+
+def drain_pre_stop(seconds: int) -> k8s.core.v1.LifecycleArgs:
+    """Keep serving while the endpoint removal reaches every kube-proxy and
+    ingress, then let SIGTERM start the graceful shutdown (Kubernetes >= 1.30
+    runs the sleep itself, so the image needs no shell)."""
+    return k8s.core.v1.LifecycleArgs(
+        pre_stop=k8s.core.v1.LifecycleHandlerArgs(
+            sleep=k8s.core.v1.SleepActionArgs(seconds=seconds)
+        )
+    )

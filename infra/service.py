@@ -1,0 +1,145 @@
+"""One Flask service: its Secret, Deployment, Service and PodDisruptionBudget."""
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra import pods
+
+SECRETS_DIR = "/run/secrets/service"
+# preStop sleep, then gunicorn's graceful stop; the grace period covers both.
+DRAIN_SECONDS = 5
+GRACE_SECONDS = 40
+
+
+@dataclass(frozen=True)
+class FlaskServiceArgs:
+    name: str  # items-service | audit-service: Deployment, Service and pod label
+    namespace: pulumi.Input[str]
+    image: pulumi.Input[str]
+    port: int
+    replicas: int
+    database_url: pulumi.Output  # secret, with this service's own role
+    audit_token: pulumi.Output  # secret
+    log_level: str
+    env: dict[str, str] = field(default_factory=dict)  # further plain settings
+    # NodePort makes the service reachable from outside the cluster; None: ClusterIP only.
+    node_port: int | None = None
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
+
+
+class FlaskService(pulumi.ComponentResource):
+    deployment: k8s.apps.v1.Deployment
+    service: k8s.core.v1.Service
+
+    def __init__(
+        self, name: str, args: FlaskServiceArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("items-audit:services:FlaskService", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        secret = k8s.core.v1.Secret(
+            args.name,
+            metadata=pods.metadata(args.name, args.namespace),
+            type="Opaque",
+            string_data={"database-url": args.database_url, "audit-token": args.audit_token},
+            opts=child,
+        )
+        env = {
+            "PORT": str(args.port),
+            "LOG_LEVEL": args.log_level,
+            "WEB_CONCURRENCY": "2",
+            "DATABASE_URL_FILE": f"{SECRETS_DIR}/database-url",
+            "AUDIT_TOKEN_FILE": f"{SECRETS_DIR}/audit-token",
+            **args.env,
+        }
+        container = k8s.core.v1.ContainerArgs(
+            name=args.name,
+            image=args.image,
+            image_pull_policy="IfNotPresent",
+            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=args.port)],
+            env=[k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in env.items()],
+            volume_mounts=[
+                pods.mount("secrets", SECRETS_DIR),
+                pods.tmp_mount(),
+            ],
+            security_context=pods.container_security_context(),
+            resources=pods.resources("100m", "128Mi", "500m", "256Mi"),
+            startup_probe=pods.http_probe("/healthz", "http", period=2, failures=30),
+            liveness_probe=pods.http_probe("/healthz", "http", period=10, failures=3),
+            readiness_probe=pods.http_probe("/readyz", "http", period=5, failures=2),
+            lifecycle=pods.drain_pre_stop(DRAIN_SECONDS),
+        )
+        pod_labels = pods.labels(args.name)
+        self.deployment = k8s.apps.v1.Deployment(
+            args.name,
+            metadata=pods.workload_metadata(args.name, args.namespace),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=args.replicas,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=pod_labels),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
+                        max_unavailable=0, max_surge=1
+                    ),
+                ),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=pod_labels,
+                        annotations={
+                            "prometheus.io/scrape": "true",
+                            "prometheus.io/port": str(args.port),
+                            "prometheus.io/path": "/metrics",
+                        },
+                    ),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        automount_service_account_token=False,
+                        enable_service_links=False,
+                        security_context=pods.pod_security_context(),
+                        termination_grace_period_seconds=GRACE_SECONDS,
+                        # Replicas on different nodes where there are several.
+                        topology_spread_constraints=[
+                            k8s.core.v1.TopologySpreadConstraintArgs(
+                                max_skew=1,
+                                topology_key="kubernetes.io/hostname",
+                                when_unsatisfiable="ScheduleAnyway",
+                                label_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels=pod_labels
+                                ),
+                            )
+                        ],
+                        containers=[container],
+                        volumes=[
+                            pods.secret_volume("secrets", secret.metadata.name),
+                            pods.empty_dir("tmp"),
+                        ],
+                    ),
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
+        )
+        self.service = k8s.core.v1.Service(
+            args.name,
+            metadata=pods.metadata(args.name, args.namespace),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="NodePort" if args.node_port else "ClusterIP",
+                selector=pod_labels,
+                ports=[
+                    k8s.core.v1.ServicePortArgs(
+                        name="http", port=args.port, target_port="http", node_port=args.node_port
+                    )
+                ],
+            ),
+            opts=child,
+        )
+        # One pod at a time may be evicted: a drain never takes the service down.
+        k8s.policy.v1.PodDisruptionBudget(
+            args.name,
+            metadata=pods.metadata(args.name, args.namespace),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=pod_labels),
+            ),
+            opts=child,
+        )
+        self.register_outputs({})

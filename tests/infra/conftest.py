@@ -1,0 +1,33 @@
+"""The Pulumi program run once under Pulumi's mock runtime (infra.mock_runtime,
+the same run `python -m infra.render` does), shared by the tests here."""
+
+from pathlib import Path
+
+import pytest
+
+from infra import mock_runtime, render
+from infra.program import REPO_ROOT
+
+DEV_STACK = REPO_ROOT / "Pulumi.dev.yaml"
+
+
+@pytest.fixture(scope="session")
+def dev_config() -> dict[str, str]:
+    return mock_runtime.stack_config(DEV_STACK)
+
+
+@pytest.fixture(scope="session")
+def run(dev_config) -> mock_runtime.Run:
+    return mock_runtime.run(dev_config)
+
+
+@pytest.fixture(scope="session")
+def objects(run) -> list[dict]:
+    return run.kubernetes_objects()
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("rendered")
+    render.render(directory, DEV_STACK)
+    return directory

@@ -1,0 +1,90 @@
+"""Stack outputs, and what other stack configurations change."""
+
+import pytest
+from k8s_objects import find
+
+from infra import mock_runtime
+
+
+def test_the_dev_stack_outputs_what_the_readme_uses(run):
+    assert run.outputs == {
+        "namespace": "items-audit",
+        "items_url": "http://localhost:8080",
+        "grafana_url": "http://localhost:3000",
+        "prometheus_url": "http://localhost:9090",
+        "grafana_admin_password": "mock-grafana-admin-password-0123456789",
+    }
+    assert run.secret_outputs == {"grafana_admin_password"}
+
+
+def test_a_node_port_cluster_other_than_kind_is_reached_on_the_node_ports():
+    run = mock_runtime.run(
+        {"items-audit:cluster": "docker-desktop", "items-audit:namespace": "shop"}
+    )
+    assert run.outputs["items_url"] == "http://localhost:30080"
+    assert run.outputs["grafana_url"] == "http://localhost:30300"
+    assert run.outputs["namespace"] == "shop"
+    assert not run.by_type("command:local:Command"), "Docker Desktop's cluster shares the engine"
+    assert all(o["metadata"].get("namespace", "shop") == "shop" for o in run.kubernetes_objects())
+
+
+def test_a_remote_cluster_gets_the_images_pushed_and_pinned_by_their_registry_digest():
+    run = mock_runtime.run(
+        {"items-audit:cluster": "remote", "items-audit:image_registry": "registry.example.com/team"}
+    )
+    images = {r.name: r.inputs for r in run.by_type("docker:index/image:Image")}
+    assert images["items-service"]["imageName"].startswith(
+        "registry.example.com/team/items-service:"
+    )
+    assert images["items-service"]["skipPush"] is False
+    container = find(run.kubernetes_objects(), "Deployment", "items-service")["spec"]["template"][
+        "spec"
+    ]["containers"][0]
+    assert container["image"].startswith("registry.example.com/team/items-service@sha256:")
+    assert not run.by_type("command:local:Command")
+
+
+def test_an_external_database_replaces_the_statefulset():
+    url = "postgresql://admin:s3cr%40t@db.example.com:6543/shop?sslmode=require"
+    run = mock_runtime.run(
+        {"items-audit:database_url": url}, secret_keys=("items-audit:database_url",)
+    )
+    objects = run.kubernetes_objects()
+    kinds = {(o["kind"], o["metadata"]["name"]) for o in objects}
+    assert ("StatefulSet", "postgres") not in kinds and ("Service", "postgres") not in kinds
+    assert ("NetworkPolicy", "allow-postgres") not in kinds
+    items_url = find(objects, "Secret", "items-service")["stringData"]["database-url"]
+    assert items_url.startswith("postgresql://items_service:")
+    assert items_url.endswith("@db.example.com:6543/shop?sslmode=require")
+    service_file = find(objects, "Secret", "postgres-admin")["stringData"]["pg_service.conf"]
+    assert (
+        "user=admin\n" in service_file
+        and "password=s3cr@t\n" in service_file
+        and "sslmode=require\n" in service_file
+    )
+    job = next(r for r in run.resources if r.type == "kubernetes:batch/v1:Job")
+    assert job.inputs["spec"]["template"]["spec"]["containers"][0]["command"] == [
+        "sh",
+        "/schema/apply.sh",
+    ]
+
+
+def test_monitoring_can_be_left_out():
+    run = mock_runtime.run({"items-audit:monitoring": "false"})
+    names = {o["metadata"]["name"] for o in run.kubernetes_objects()}
+    assert not names & {"prometheus", "grafana"}
+    assert set(run.outputs) == {"namespace", "items_url"}
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"items-audit:cluster": "remote"}, "needs image_registry"),
+        ({"items-audit:cluster": "openshift"}, "cluster must be one of"),
+        ({"items-audit:items_replicas": "1"}, "at least 2"),
+        ({"items-audit:log_level": "verbose"}, "log_level must be one of"),
+    ],
+)
+def test_invalid_stack_config_stops_the_program_with_a_clear_message(config, message):
+    with pytest.raises(ValueError, match=message):
+        mock_runtime.run(config)

@@ -1,0 +1,117 @@
+"""Every pod meets the DESIGN §7 baseline: non-root, read-only root with
+writable emptyDirs, no capabilities, no privilege escalation, seccomp
+RuntimeDefault, requests and limits, probes, and a graceful drain."""
+
+import pytest
+from k8s_objects import containers, find, pod_templates
+
+LONG_RUNNING = [
+    "Deployment/items-service",
+    "Deployment/audit-service",
+    "StatefulSet/postgres",
+    "Deployment/prometheus",
+    "Deployment/grafana",
+]
+
+
+def test_the_pod_checks_cover_every_workload(objects):
+    workloads = set(pod_templates(objects))
+    jobs = {w for w in workloads if w.startswith("Job/postgres-schema-")}
+    assert len(jobs) == 1 and workloads - jobs == set(LONG_RUNNING)
+
+
+def test_every_pod_runs_as_a_non_root_user_with_the_runtime_default_seccomp_profile(objects):
+    for workload, template in pod_templates(objects).items():
+        context = template["spec"]["securityContext"]
+        assert context["runAsNonRoot"] is True, workload
+        assert context["runAsUser"] >= 10000, workload
+        assert context["seccompProfile"] == {"type": "RuntimeDefault"}, workload
+
+
+def test_every_container_is_locked_down(objects):
+    for workload, template in pod_templates(objects).items():
+        for container in containers(template):
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True, workload
+            assert context["allowPrivilegeEscalation"] is False, workload
+            assert context["capabilities"] == {"drop": ["ALL"]}, workload
+            assert context.get("privileged", False) is False, workload
+
+
+def test_every_container_has_cpu_and_memory_requests_and_limits(objects):
+    for workload, template in pod_templates(objects).items():
+        for container in containers(template):
+            for bound in ("requests", "limits"):
+                assert set(container["resources"][bound]) == {"cpu", "memory"}, workload
+
+
+def test_every_writable_path_is_an_emptydir_or_the_database_volume(objects):
+    for workload, template in pod_templates(objects).items():
+        volumes = {v["name"]: v for v in template["spec"]["volumes"]}
+        for container in containers(template):
+            for mount in container["volumeMounts"]:
+                if not mount.get("readOnly"):
+                    volume = volumes.get(mount["name"], {})
+                    assert "emptyDir" in volume or (
+                        workload == "StatefulSet/postgres" and mount["name"] == "data"
+                    ), (workload, mount)
+
+
+def test_every_long_running_container_has_liveness_and_readiness_probes(objects):
+    templates = pod_templates(objects)
+    for workload in LONG_RUNNING:
+        for container in containers(templates[workload]):
+            assert container["livenessProbe"] and container["readinessProbe"], workload
+
+
+@pytest.mark.parametrize("service", ["items-service", "audit-service"])
+def test_the_services_probe_healthz_and_readyz_and_drain_before_stopping(objects, service):
+    template = find(objects, "Deployment", service)["spec"]["template"]
+    container = template["spec"]["containers"][0]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    drain = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    # The grace period covers the drain and gunicorn's graceful stop after it.
+    assert template["spec"]["terminationGracePeriodSeconds"] >= drain + 30
+    assert {"name": "tmp", "mountPath": "/tmp", "readOnly": False} in container["volumeMounts"]
+
+
+def test_items_keeps_serving_through_rollouts_and_drains(objects):
+    spec = find(objects, "Deployment", "items-service")["spec"]
+    assert spec["replicas"] >= 2
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    budget = find(objects, "PodDisruptionBudget", "items-service")["spec"]
+    assert budget["maxUnavailable"] == 1
+
+
+def test_postgres_keeps_its_data_in_a_subdirectory_of_a_claim_deleted_with_the_statefulset(objects):
+    spec = find(objects, "StatefulSet", "postgres")["spec"]
+    container = spec["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    data_mount = next(m for m in container["volumeMounts"] if m["name"] == "data")
+    assert env["PGDATA"].startswith(data_mount["mountPath"] + "/")
+    assert env["POSTGRES_PASSWORD_FILE"].startswith("/run/secrets/")
+    assert "POSTGRES_PASSWORD" not in env
+    assert [t["metadata"]["name"] for t in spec["volumeClaimTemplates"]] == ["data"]
+    assert spec["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Delete"
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["exec"]["command"][0] == "pg_isready"
+    assert container["image"].startswith("postgres:16") and "@sha256:" in container["image"]
+
+
+def test_no_secret_value_is_in_any_pod_environment(objects):
+    for workload, template in pod_templates(objects).items():
+        for container in containers(template):
+            for variable in container.get("env", []):
+                assert "valueFrom" not in variable, (workload, variable["name"])
+                assert not any(
+                    word in variable["name"] for word in ("PASSWORD", "TOKEN")
+                ) or variable["name"].endswith("_FILE"), (workload, variable["name"])
+            assert "envFrom" not in container, workload
+
+
+def test_only_prometheus_gets_a_service_account_token(objects):
+    for workload, template in pod_templates(objects).items():
+        assert template["spec"]["automountServiceAccountToken"] is (
+            workload == "Deployment/prometheus"
+        ), workload

@@ -1,0 +1,46 @@
+"""The files around the program agree with it: Pulumi.yaml, the dev stack,
+the kind cluster config and the program's pinned requirements."""
+
+import yaml
+
+from infra.config import KIND_HOST_PORTS, NodePorts
+from infra.program import REPO_ROOT
+
+
+def _yaml(path: str) -> dict:
+    return yaml.safe_load((REPO_ROOT / path).read_text())
+
+
+def test_pulumi_yaml_runs_the_python_program_in_infra():
+    project = _yaml("Pulumi.yaml")
+    assert project["name"] == "items-audit"
+    assert project["runtime"]["name"] == "python"
+    assert project["main"] == "infra/"
+    assert (REPO_ROOT / "infra" / "__main__.py").exists()
+
+
+def test_the_kind_cluster_publishes_every_node_port_on_the_host_port_the_outputs_name(run):
+    cluster = _yaml("kind/cluster.yaml")
+    mappings = {
+        m["containerPort"]: m["hostPort"]
+        for node in cluster["nodes"]
+        for m in node.get("extraPortMappings", [])
+    }
+    assert mappings == KIND_HOST_PORTS
+    assert set(mappings) == {NodePorts().items, NodePorts().grafana, NodePorts().prometheus}
+    assert run.outputs["items_url"] == f"http://localhost:{mappings[NodePorts().items]}"
+    assert cluster["name"] == _yaml("Pulumi.dev.yaml")["config"]["items-audit:kind_cluster_name"]
+
+
+def test_the_program_and_the_tests_pin_the_same_pulumi_packages():
+    def pins(path):
+        lines = (REPO_ROOT / path).read_text().splitlines()
+        return {
+            line.split("==")[0].lower(): line.split("==")[1]
+            for line in lines
+            if "==" in line and not line.startswith("#")
+        }
+
+    program, tests = pins("infra/requirements.txt"), pins("requirements-dev.txt")
+    for package, version in program.items():
+        assert tests.get(package) == version, package

@@ -1,0 +1,111 @@
+"""The full set of Kubernetes objects (and the other resources) the dev stack creates."""
+
+from k8s_objects import find
+
+from infra import schema_job
+from infra.program import Sources
+
+EXPECTED_OBJECTS = {
+    ("Namespace", "items-audit"),
+    # PostgreSQL and its schema
+    ("Secret", "postgres-admin"),
+    ("Service", "postgres"),
+    ("StatefulSet", "postgres"),
+    ("Secret", "database-roles"),
+    ("ConfigMap", "SCHEMA_JOB"),
+    ("Job", "SCHEMA_JOB"),
+    # the services
+    ("Secret", "items-service"),
+    ("Deployment", "items-service"),
+    ("Service", "items-service"),
+    ("PodDisruptionBudget", "items-service"),
+    ("Secret", "audit-service"),
+    ("Deployment", "audit-service"),
+    ("Service", "audit-service"),
+    ("PodDisruptionBudget", "audit-service"),
+    # network policies
+    ("NetworkPolicy", "default-deny-ingress"),
+    ("NetworkPolicy", "allow-items-service"),
+    ("NetworkPolicy", "allow-audit-service"),
+    ("NetworkPolicy", "allow-postgres"),
+    ("NetworkPolicy", "allow-prometheus"),
+    ("NetworkPolicy", "allow-grafana"),
+    # monitoring
+    ("ServiceAccount", "prometheus"),
+    ("Role", "prometheus"),
+    ("RoleBinding", "prometheus"),
+    ("ConfigMap", "prometheus-config"),
+    ("ConfigMap", "prometheus-rules"),
+    ("Deployment", "prometheus"),
+    ("Service", "prometheus"),
+    ("Secret", "grafana-admin"),
+    ("ConfigMap", "grafana-datasources"),
+    ("ConfigMap", "grafana-dashboard-providers"),
+    ("ConfigMap", "grafana-dashboards"),
+    ("Deployment", "grafana"),
+    ("Service", "grafana"),
+}
+
+
+def test_the_dev_stack_creates_exactly_the_designed_objects(objects):
+    job = schema_job.job_name(Sources.from_repo().schema_sql)
+    expected = {(kind, job if name == "SCHEMA_JOB" else name) for kind, name in EXPECTED_OBJECTS}
+    assert sorted((o["kind"], o["metadata"]["name"]) for o in objects) == sorted(expected)
+
+
+def test_everything_but_the_namespace_lives_in_the_configured_namespace(objects):
+    for o in objects:
+        if o["kind"] != "Namespace":
+            assert o["metadata"]["namespace"] == "items-audit", o["metadata"]["name"]
+
+
+def test_the_namespace_enforces_the_restricted_pod_security_standard(objects):
+    labels = find(objects, "Namespace", "items-audit")["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_secrets_are_generated_and_no_plain_secret_is_in_stack_config(run, dev_config):
+    passwords = {r.name for r in run.by_type("random:index/randomPassword:RandomPassword")}
+    assert passwords == {
+        "postgres-superuser-password",
+        "items-service-db-password",
+        "audit-service-db-password",
+        "audit-token",
+        "grafana-admin-password",
+    }
+    assert not any(
+        word in key for key in dev_config for word in ("password", "token", "database_url")
+    )
+
+
+def test_both_images_are_built_from_the_repository_dockerfiles_and_never_tagged_latest(run):
+    images = {r.name: r.inputs for r in run.by_type("docker:index/image:Image")}
+    assert set(images) == {"items-service", "audit-service"}
+    for service, image in images.items():
+        assert image["build"]["dockerfile"].endswith(f"{service}/Dockerfile")
+        assert image["build"]["dockerfile"].startswith(image["build"]["context"])
+        name, tag = image["imageName"].rsplit(":", 1)
+        assert name == service and len(tag) == 16 and tag != "latest"
+        assert image["skipPush"] is True  # kind: no registry
+
+
+def test_on_kind_the_images_are_loaded_into_the_cluster_before_the_pods_use_them(run, objects):
+    loads = {r.name: r for r in run.by_type("command:local:Command")}
+    assert set(loads) == {"items-service-load", "audit-service-load"}
+    deployments = {r.name: r for r in run.by_type("kubernetes:apps/v1:Deployment")}
+    for service in ("items-service", "audit-service"):
+        image = find(objects, "Deployment", service)["spec"]["template"]["spec"]["containers"][0][
+            "image"
+        ]
+        assert (
+            loads[f"{service}-load"].inputs["create"]
+            == f"kind load docker-image --name items-audit {image}"
+        )
+        assert loads[f"{service}-load"].urn in deployments[service].dependencies
+
+
+def test_every_namespaced_object_waits_for_the_namespace(run):
+    namespace = run.by_type("kubernetes:core/v1:Namespace")[0]
+    for resource in run.resources:
+        if resource.type.startswith("kubernetes:") and resource is not namespace:
+            assert namespace.urn in resource.dependencies, (resource.type, resource.name)
