@@ -1,0 +1,153 @@
+"""Both services as containers, run the way their Kubernetes Deployments run them,
+against the host's real PostgreSQL.
+
+Layout: one user-defined bridge network per run; audit-service joins it under the
+name `audit-service` (its Service name) and publishes no port; items-service
+publishes its port on 127.0.0.1 only; both reach PostgreSQL through a TcpRelay on
+the network's gateway address. Secrets are files in a read-only mount, used
+through the *_FILE settings, as Kubernetes Secret volumes are.
+"""
+
+import os
+import secrets
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+# The Deployments' own values (infra/), so that the containers run as they will.
+from infra.pods import RUN_AS_USER
+from infra.service import DRAIN_SECONDS, GRACE_SECONDS, SECRETS_DIR
+from tests.containers.docker_cli import SERVICE_PORTS, container_logs, docker, docker_result, image_tag
+from tests.containers.tcp_relay import TcpRelay
+from tests.support.database import SERVER, TestDatabase
+
+CONTAINER_USER = CONTAINER_GROUP = RUN_AS_USER
+# The Deployments' securityContext, volumes and limits (infra/service.py):
+# numeric non-root user, read-only root, a 64Mi emptyDir at /tmp, no
+# capabilities, no privilege escalation, 256Mi and half a core.
+AS_DEPLOYED = [
+    "--user", f"{CONTAINER_USER}:{CONTAINER_GROUP}",
+    "--read-only",
+    "--tmpfs", "/tmp:rw,noexec,nosuid,size=64m",
+    "--cap-drop", "ALL",
+    "--security-opt", "no-new-privileges",
+    "--memory", "256m",
+    "--cpus", "0.5",
+]
+# What gunicorn has after SIGTERM: the pod's grace period less its preStop sleep.
+GRACE_PERIOD_SECONDS = GRACE_SECONDS - DRAIN_SECONDS
+
+
+@dataclass
+class ContainerStack:
+    database: TestDatabase
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    audit_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    containers: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.network = f"items-audit-{self.run_id}"
+        docker("network", "create", "--driver", "bridge", self.network)
+        gateway = docker(
+            "network", "inspect", "--format", "{{(index .IPAM.Config 0).Gateway}}", self.network
+        )
+        self.relay = TcpRelay(gateway, (SERVER["host"], SERVER["port"]))
+        self._secrets_root = tempfile.TemporaryDirectory(prefix="items-audit-secrets-")
+
+    def secrets_directory(self, service: str) -> Path:
+        """What the service's Secret volume holds: its database URL and the audit token."""
+        role = service.replace("-", "_")
+        directory = Path(self._secrets_root.name) / service
+        directory.mkdir(exist_ok=True)
+        values = {
+            "database-url": self.database.url(role, host=self.relay.host, port=self.relay.port),
+            "audit-token": self.audit_token,
+        }
+        for name, value in values.items():
+            path = directory / name
+            path.write_text(value)
+            # As the Deployment's Secret volume: mode 0440, group = the pod's fsGroup.
+            os.chown(path, 0, CONTAINER_GROUP)
+            path.chmod(0o440)
+        return directory
+
+    def run(self, service: str, name: str, extra: list[str] = (), env: dict | None = None) -> str:
+        """Start a container of service's image; returns its name."""
+        environment = {
+            "PORT": str(SERVICE_PORTS[service]),
+            "DATABASE_URL_FILE": f"{SECRETS_DIR}/database-url",
+            "AUDIT_TOKEN_FILE": f"{SECRETS_DIR}/audit-token",
+            "WEB_CONCURRENCY": "2",
+            "LOG_LEVEL": "info",
+            **(env or {}),
+        }
+        container = f"{name}-{self.run_id}"
+        docker(
+            "run", "--detach", "--name", container,
+            "--network", self.network,
+            *AS_DEPLOYED,
+            "--volume", f"{self.secrets_directory(service)}:{SECRETS_DIR}:ro",
+            *(f"--env={key}={value}" for key, value in environment.items()),
+            *extra,
+            image_tag(service),
+        )
+        self.containers.append(container)
+        return container
+
+    def run_audit(self) -> str:
+        # Reachable on the network as http://audit-service:8081, like its ClusterIP Service.
+        return self.run("audit-service", "audit", ["--network-alias", "audit-service"])
+
+    def run_items(self, name: str = "items") -> str:
+        port = SERVICE_PORTS["items-service"]
+        return self.run(
+            "items-service",
+            name,
+            ["--publish", f"127.0.0.1::{port}"],
+            {"AUDIT_SERVICE_URL": f"http://audit-service:{SERVICE_PORTS['audit-service']}"},
+        )
+
+    def published_url(self, container: str, port: int) -> str:
+        address = docker("port", container, f"{port}/tcp").splitlines()[0]
+        return f"http://{address}"
+
+    def wait_until_ready(self, url: str, container: str, timeout: float = 60) -> None:
+        """Poll url/readyz until it answers 200."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            self._require_running(container)
+            time.sleep(0.02)
+        raise RuntimeError(f"{url}/readyz not 200 within {timeout}s:\n{self.logs(container)}")
+
+    def wait_until_ready_inside(self, container: str, port: int, timeout: float = 60) -> None:
+        """For a container with no published port: poll /readyz from inside it."""
+        probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/readyz', timeout=2)"
+        deadline = time.monotonic() + timeout
+        while docker_result("exec", container, "python", "-c", probe).returncode != 0:
+            self._require_running(container)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{container} not ready within {timeout}s:\n{self.logs(container)}")
+            time.sleep(0.2)
+
+    def _require_running(self, container: str) -> None:
+        if docker("inspect", "--format", "{{.State.Running}}", container) != "true":
+            raise RuntimeError(f"{container} exited:\n{self.logs(container)}")
+
+    def logs(self, container: str, tail: str = "60") -> str:
+        return container_logs(container, tail)
+
+    def close(self) -> None:
+        for container in self.containers:
+            docker("rm", "--force", "--volumes", container, check=False)
+        docker("network", "rm", self.network, check=False)
+        self.relay.close()
+        self._secrets_root.cleanup()
