@@ -3,7 +3,7 @@ against the host's real PostgreSQL.
 
 Layout: one user-defined bridge network per run; audit-service joins it under the
 name `audit-service` (its Service name) and publishes no port; items-service
-publishes its port on 127.0.0.1 only; both reach PostgreSQL through a TcpRelay on
+publishes its port on 127.0.0.1 only; both reach PostgreSQL through a proxy on
 the network's gateway address. Secrets are files in a read-only mount, used
 through the *_FILE settings, as Kubernetes Secret volumes are.
 """
@@ -22,7 +22,7 @@ import requests
 from infra.pods import RUN_AS_USER
 from infra.service import DRAIN_SECONDS, GRACE_SECONDS, SECRETS_DIR
 from tests.containers.docker_cli import SERVICE_PORTS, container_logs, docker, docker_result, image_tag
-from tests.containers.tcp_relay import TcpRelay
+from tests.support.network import CuttableProxy
 from tests.support.database import SERVER, TestDatabase
 
 CONTAINER_USER = CONTAINER_GROUP = RUN_AS_USER
@@ -55,7 +55,7 @@ class ContainerStack:
         gateway = docker(
             "network", "inspect", "--format", "{{(index .IPAM.Config 0).Gateway}}", self.network
         )
-        self.relay = TcpRelay(gateway, (SERVER["host"], SERVER["port"]))
+        self.relay = CuttableProxy(SERVER["host"], SERVER["port"], listen_host=gateway)
         self._secrets_root = tempfile.TemporaryDirectory(prefix="items-audit-secrets-")
 
     def secrets_directory(self, service: str) -> Path:

@@ -1,5 +1,6 @@
 """Loopback ports, and a TCP proxy that can be cut to make a server unreachable."""
 
+import contextlib
 import socket
 import threading
 
@@ -11,12 +12,15 @@ def free_port() -> int:
 
 
 class CuttableProxy:
-    """Forwards 127.0.0.1:port to a target; cut() drops every connection and
-    refuses new ones, as if the target had become unreachable; restore() undoes it."""
+    """Forwards listen_host:port (a free port) to a target; cut() drops every
+    connection and refuses new ones, as if the target had become unreachable;
+    restore() undoes it. Also serves to reach a loopback-only server from an
+    address containers can reach."""
 
-    def __init__(self, target_host: str, target_port: int):
+    def __init__(self, target_host: str, target_port: int, listen_host: str = "127.0.0.1"):
         self._target = (target_host, target_port)
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = socket.create_server((listen_host, 0))
+        self.host = listen_host
         self.port = self._listener.getsockname()[1]
         self._lock = threading.Lock()
         self._connections: list[socket.socket] = []
@@ -74,8 +78,6 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
 
 
 def _close(connection: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         connection.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     connection.close()
