@@ -1,4 +1,4 @@
-.PHONY: up down test
+.PHONY: up down test bench
 
 # Deploy everything to a local kind cluster.
 up:
@@ -11,3 +11,7 @@ down:
 # The whole test suite; installs what it needs on a fresh Debian machine.
 test:
 	scripts/test
+
+# Throughput and latency figures with same-run baselines (not part of the tests).
+bench:
+	bench/run

@@ -1,8 +1,8 @@
 """gunicorn settings for audit-service (DESIGN §5)."""
 
+from audit_service.settings import Settings
 from service_common.config import ConfigError
 from service_common.gunicorn_settings import exit_on_config_error, gunicorn_settings
-from audit_service.settings import Settings
 
 SERVICE_NAME = "audit-service"
 

@@ -51,7 +51,9 @@ def rebuild_after_code_change(service: str) -> float:
     with tempfile.TemporaryDirectory(prefix="bench-context-") as directory:
         context = Path(directory)
         for name in (service, "service-common"):
-            shutil.copytree(REPOSITORY / name, context / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(
+                REPOSITORY / name, context / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
         shutil.copy(REPOSITORY / ".dockerignore", context)
         with open(context / service / "app.py", "a") as app:
             app.write("# a one-line change\n")
@@ -70,7 +72,9 @@ def seconds_to_ready(stack: ContainerStack, service: str, attempt: int) -> float
         container = stack.run_items(name=f"bench-items-{attempt}")
     else:
         # Published here only to time it; the tests check it is not published.
-        container = stack.run("audit-service", f"bench-audit-{attempt}", ["--publish", f"127.0.0.1::{port}"])
+        container = stack.run(
+            "audit-service", f"bench-audit-{attempt}", ["--publish", f"127.0.0.1::{port}"]
+        )
     url = stack.published_url(container, port)
     stack.wait_until_ready(url, container)
     elapsed = time.monotonic() - started
@@ -115,10 +119,14 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"base {figures['base_image']}: {megabytes(figures['base_size_bytes'])}")
-    print(f"{'image':<15} {'added':>9} {'total':>9} {'rebuild, code change':>21} {'run to /readyz (median)':>24}")
+    print(
+        f"{'image':<15} {'added':>9} {'total':>9}"
+        f" {'rebuild, code change':>21} {'run to /readyz (median)':>24}"
+    )
     for service, image in figures["images"].items():
         print(
-            f"{service:<15} {megabytes(image['added_bytes']):>9} {megabytes(image['total_bytes']):>9}"
+            f"{service:<15} {megabytes(image['added_bytes']):>9}"
+            f" {megabytes(image['total_bytes']):>9}"
             f" {image['rebuild_after_code_change_seconds']:>20.2f}s"
             f" {image['run_to_ready_seconds']['median']:>23.3f}s"
         )

@@ -1,8 +1,8 @@
 """gunicorn settings for items-service (DESIGN §5)."""
 
+from items_service.settings import Settings
 from service_common.config import ConfigError
 from service_common.gunicorn_settings import exit_on_config_error, gunicorn_settings
-from items_service.settings import Settings
 
 SERVICE_NAME = "items-service"
 RELAY_STOP_SECONDS = 10

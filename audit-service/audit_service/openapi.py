@@ -10,6 +10,21 @@ def _text(max_length: int) -> dict:
     return {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": NO_NUL}
 
 
+# Any JSON value that jsonb can hold.
+STORABLE_OBJECT = {
+    "type": "object",
+    "propertyNames": {"pattern": NO_NUL},
+    "additionalProperties": {"$ref": "#/components/schemas/StorableJson"},
+}
+STORABLE_JSON = {
+    "anyOf": [
+        {"type": ["null", "boolean", "number"]},
+        {"type": "string", "pattern": NO_NUL},
+        {"type": "array", "items": {"$ref": "#/components/schemas/StorableJson"}},
+        STORABLE_OBJECT,
+    ]
+}
+
 EVENT = {
     "type": "object",
     "additionalProperties": False,
@@ -24,7 +39,11 @@ EVENT = {
     ],
     "properties": {
         "event_id": {"type": "string", "format": "uuid"},
-        "occurred_at": {"type": "string", "format": "date-time"},
+        "occurred_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "Stored in UTC; must fall within the years 0001-9999 in UTC.",
+        },
         "service": _text(64),
         "action": {
             "type": "string",
@@ -43,7 +62,12 @@ EVENT = {
                 {"type": "null"},
             ]
         },
-        "details": {"type": "object", "default": {}},
+        "details": {
+            "description": "Small JSON: at most 16 levels deep and 16 KiB as JSON;"
+            " no NUL character in any key or string (PostgreSQL's jsonb cannot hold one).",
+            "default": {},
+            **STORABLE_OBJECT,
+        },
     },
 }
 
@@ -102,7 +126,7 @@ DOCUMENT = {
         **operational_paths(),
     },
     "components": {
-        "schemas": {"Event": EVENT, "Problem": PROBLEM_SCHEMA},
+        "schemas": {"Event": EVENT, "StorableJson": STORABLE_JSON, "Problem": PROBLEM_SCHEMA},
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
     },
 }

@@ -5,7 +5,7 @@ import ipaddress
 import json
 import math
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 from service_common.json_body import storable_text
 from service_common.problems import Problem
@@ -14,9 +14,7 @@ MAX_BATCH = 500
 MAX_DETAILS_DEPTH = 16
 MAX_DETAILS_CHARACTERS = 16 * 1024
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})"
-)
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 ACTION = re.compile(r"[a-z][a-z0-9_-]*\.[a-z][a-z0-9_.-]*")
 FIELDS = (
     "event_id",
@@ -30,7 +28,15 @@ FIELDS = (
     "client_ip",
     "details",
 )
-REQUIRED = ("event_id", "occurred_at", "service", "action", "resource_type", "status_code", "request_id")
+REQUIRED = (
+    "event_id",
+    "occurred_at",
+    "service",
+    "action",
+    "resource_type",
+    "status_code",
+    "request_id",
+)
 
 
 class Invalid(Exception):
@@ -57,10 +63,13 @@ def _occurred_at(event: dict) -> datetime:
     value = event.get("occurred_at")
     if isinstance(value, str) and RFC3339.fullmatch(value):
         try:
-            return datetime.fromisoformat(value.upper())
-        except ValueError:
+            # In UTC: RFC 3339 allows offsets up to 23:59, PostgreSQL only up to 15:59.
+            return datetime.fromisoformat(value.upper()).astimezone(UTC)
+        except (ValueError, OverflowError):
             pass
-    raise Invalid("occurred_at", "must be an RFC 3339 date-time with a time zone")
+    raise Invalid(
+        "occurred_at", "must be an RFC 3339 date-time with a time zone, years 0001-9999 in UTC"
+    )
 
 
 def _status_code(event: dict) -> int:

@@ -4,7 +4,7 @@ It is the contract clients and the fuzzing tests rely on: every status a
 route can answer is listed, with its body and headers.
 """
 
-from service_common.openapi import operational_paths, problem_responses, PROBLEM_SCHEMA
+from service_common.openapi import PROBLEM_SCHEMA, operational_paths, problem_responses
 
 MAX_ID = 2**63 - 1
 NO_NUL = "^[^\\u0000]*$"
@@ -101,7 +101,9 @@ DOCUMENT = {
                         "name": "after",
                         "in": "query",
                         "required": False,
-                        "description": "Return items whose id is greater than this (keyset cursor).",
+                        "description": (
+                            "Return items whose id is greater than this (keyset cursor)."
+                        ),
                         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
                     },
                 ],
@@ -110,7 +112,9 @@ DOCUMENT = {
                         "description": "A page of items.",
                         "headers": {
                             "Link": {
-                                "description": 'The next page, as <...>; rel="next", when more remain.',
+                                "description": (
+                                    'The next page, as <...>; rel="next", when more remain.'
+                                ),
                                 "schema": {"type": "string"},
                             }
                         },

@@ -85,7 +85,7 @@ class OutboxRelay:
                 log.warning("audit delivery paused for %.1fs: %s", backoff, str(error).strip())
                 # Jitter spreads the retries of many relays; new requests do not
                 # cut the pause short, so a down audit-service is not hammered.
-                self._stopping.wait(backoff * random.uniform(0.5, 1.0))
+                self._stopping.wait(backoff * random.uniform(0.5, 1.0))  # noqa: S311 (jitter, not a secret)
                 continue
             except Exception:
                 log.exception("audit relay error")
@@ -130,9 +130,13 @@ class OutboxRelay:
                     self._delete(cursor, [row_id for row_id, _ in pending])
                     break
                 if answer.rejected:
-                    rejected = [row for index, row in enumerate(pending) if index in answer.rejected]
+                    rejected = [
+                        row for index, row in enumerate(pending) if index in answer.rejected
+                    ]
                     self._mark_rejected(cursor, rejected, pending, answer.rejected)
-                    pending = [row for index, row in enumerate(pending) if index not in answer.rejected]
+                    pending = [
+                        row for index, row in enumerate(pending) if index not in answer.rejected
+                    ]
                     continue
                 self._record_attempt(cursor, pending, answer.description)
                 commit(connection)

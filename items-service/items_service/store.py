@@ -2,8 +2,8 @@
 
 from datetime import UTC
 
-from service_common.database import execute
 from items_service.validation import ItemFields
+from service_common.database import execute
 
 COLUMNS = "id, name, description, created_at, updated_at"
 

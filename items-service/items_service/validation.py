@@ -79,13 +79,17 @@ def page(args: MultiDict) -> Page:
         if DIGITS.fullmatch(raw_limit) and 1 <= int(raw_limit) <= MAX_LIMIT:
             limit = int(raw_limit)
         else:
-            errors.append({"field": "limit", "message": f"must be an integer from 1 to {MAX_LIMIT}"})
+            errors.append(
+                {"field": "limit", "message": f"must be an integer from 1 to {MAX_LIMIT}"}
+            )
     raw_after = args.get("after")
     if raw_after is not None:
         if DIGITS.fullmatch(raw_after) and int(raw_after) <= MAX_ID:
             after = int(raw_after)
         else:
-            errors.append({"field": "after", "message": "must be an item id (a non-negative integer)"})
+            errors.append(
+                {"field": "after", "message": "must be an item id (a non-negative integer)"}
+            )
     if errors:
         raise Problem(400, "The query parameters are invalid.", errors=errors)
     return Page(limit=limit, after=after)

@@ -1,12 +1,14 @@
 """A PostgreSQL connection pool per process, and timed queries.
 
-The pool opens connections lazily and is re-created in a forked child, so
-each gunicorn worker gets its own connections after fork. A broken
-connection is discarded instead of going back to the pool, so the service
-recovers on its own when the database returns.
+The pool opens connections lazily, keeps them for the next requests, and is
+re-created in a forked child, so each gunicorn worker gets its own connections
+after fork. A broken connection is discarded instead of going back to the
+pool, and one the server has closed while it sat idle is never handed out, so
+the service recovers on its own when the database returns.
 """
 
 import os
+import select
 import threading
 import time
 from collections.abc import Iterator
@@ -56,6 +58,11 @@ class Database:
                     application_name=self._application_name,
                     **CONNECT_OPTIONS,
                 )
+                # psycopg2 closes a returned connection unless fewer than `minconn`
+                # are idle: with 0, every request would pay a new connection (TCP
+                # and SCRAM handshakes, most of its time). Keep them all; they are
+                # still opened only when needed (0 above).
+                self._pool.minconn = self._max_connections
                 self._slots = threading.BoundedSemaphore(self._max_connections)
                 self._pid = os.getpid()
             return self._pool, self._slots
@@ -67,7 +74,11 @@ class Database:
         if not slots.acquire(timeout=CHECKOUT_TIMEOUT_SECONDS):
             raise DatabaseUnavailable("no database connection free within the timeout")
         try:
-            return pool.getconn()
+            while True:
+                connection = pool.getconn()
+                if not _closed_by_server(connection):
+                    return connection
+                pool.putconn(connection, close=True)
         except BaseException:
             slots.release()
             raise
@@ -104,6 +115,17 @@ class Database:
             if self._pool is not None and self._pid == os.getpid():
                 self._pool.closeall()
             self._pool = None
+
+
+def _closed_by_server(connection: psycopg2.extensions.connection) -> bool:
+    """Whether an idle pooled connection is dead. The server sends nothing to an
+    idle client, so anything readable is its goodbye or EOF (a restart, an
+    outage, an idle timeout): checked without blocking, it costs no round trip."""
+    if connection.closed:
+        return True
+    poller = select.poll()
+    poller.register(connection, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 @contextmanager

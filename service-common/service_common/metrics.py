@@ -15,9 +15,10 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Histogram,
+    disable_created_metrics,
     generate_latest,
+    multiprocess,
 )
-from prometheus_client import disable_created_metrics, multiprocess
 
 # The *_created series are not aggregated in multiprocess mode; drop them everywhere.
 disable_created_metrics()

@@ -1,1 +1,1 @@
-"""Tier 4: both service images built from their Dockerfiles and run the way their Deployments run them."""
+"""Tier 4: both service images, built from their Dockerfiles and run as Deployments run them."""

@@ -1,6 +1,12 @@
 import pytest
 
-from tests.containers.docker_cli import SERVICE_PORTS, build_image, container_logs, docker, require_engine
+from tests.containers.docker_cli import (
+    SERVICE_PORTS,
+    build_image,
+    container_logs,
+    docker,
+    require_engine,
+)
 from tests.containers.stack import ContainerStack
 from tests.support.database import create_database, drop_database
 
@@ -12,7 +18,13 @@ def images():
     for service in SERVICE_PORTS:
         build_image(service)
         # Earlier builds of this image, now untagged, would pile up run after run.
-        docker("image", "prune", "--force", "--filter", f"label=org.opencontainers.image.title={service}")
+        docker(
+            "image",
+            "prune",
+            "--force",
+            "--filter",
+            f"label=org.opencontainers.image.title={service}",
+        )
     return SERVICE_PORTS
 
 
@@ -37,7 +49,9 @@ def audit_container(stack):
 @pytest.fixture(scope="session")
 def items_container(stack, audit_container):
     container = stack.run_items()
-    stack.wait_until_ready(stack.published_url(container, SERVICE_PORTS["items-service"]), container)
+    stack.wait_until_ready(
+        stack.published_url(container, SERVICE_PORTS["items-service"]), container
+    )
     return container
 
 

@@ -21,7 +21,9 @@ class DockerError(RuntimeError):
 def docker_result(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     # Debian's engine has no BuildKit plugin; say so, rather than have the client guess.
     env = {**os.environ, "DOCKER_BUILDKIT": "0"}
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def docker(*args: str, timeout: float = 120, check: bool = True) -> str:
@@ -54,13 +56,20 @@ def build_image(service: str, context: Path = REPOSITORY, tag: str | None = None
     return docker(
         "build",
         # pip in the build stage reaches PyPI through the host's network.
-        "--network", "host",
-        "--build-arg", f"PYTHON_IMAGE={BASE_IMAGE}",
-        "--build-arg", f"SOURCE={IMAGE_SOURCE}",
-        "--build-arg", f"VERSION={IMAGE_VERSION}",
-        "--build-arg", f"REVISION={git_revision()}",
-        "--file", str(context / service / "Dockerfile"),
-        "--tag", tag or image_tag(service),
+        "--network",
+        "host",
+        "--build-arg",
+        f"PYTHON_IMAGE={BASE_IMAGE}",
+        "--build-arg",
+        f"SOURCE={IMAGE_SOURCE}",
+        "--build-arg",
+        f"VERSION={IMAGE_VERSION}",
+        "--build-arg",
+        f"REVISION={git_revision()}",
+        "--file",
+        str(context / service / "Dockerfile"),
+        "--tag",
+        tag or image_tag(service),
         str(context),
         timeout=600,
     )
@@ -71,6 +80,8 @@ def require_engine() -> None:
     try:
         docker("info", timeout=30)
     except (OSError, DockerError) as error:
-        raise RuntimeError(f"no Docker engine (scripts/setup/30-docker.sh starts one): {error}") from error
+        raise RuntimeError(
+            f"no Docker engine (scripts/setup/30-docker.sh starts one): {error}"
+        ) from error
     if not docker("image", "ls", "--quiet", BASE_IMAGE):
         raise RuntimeError(f"{BASE_IMAGE} is missing (scripts/setup/35-base-image.sh builds it)")

@@ -21,22 +21,34 @@ import requests
 # The Deployments' own values (infra/), so that the containers run as they will.
 from infra.pods import RUN_AS_USER
 from infra.service import DRAIN_SECONDS, GRACE_SECONDS, SECRETS_DIR
-from tests.containers.docker_cli import SERVICE_PORTS, container_logs, docker, docker_result, image_tag
-from tests.support.network import CuttableProxy
+from tests.containers.docker_cli import (
+    SERVICE_PORTS,
+    container_logs,
+    docker,
+    docker_result,
+    image_tag,
+)
 from tests.support.database import SERVER, TestDatabase
+from tests.support.network import CuttableProxy
 
 CONTAINER_USER = CONTAINER_GROUP = RUN_AS_USER
 # The Deployments' securityContext, volumes and limits (infra/service.py):
 # numeric non-root user, read-only root, a 64Mi emptyDir at /tmp, no
 # capabilities, no privilege escalation, 256Mi and half a core.
 AS_DEPLOYED = [
-    "--user", f"{CONTAINER_USER}:{CONTAINER_GROUP}",
+    "--user",
+    f"{CONTAINER_USER}:{CONTAINER_GROUP}",
     "--read-only",
-    "--tmpfs", "/tmp:rw,noexec,nosuid,size=64m",
-    "--cap-drop", "ALL",
-    "--security-opt", "no-new-privileges",
-    "--memory", "256m",
-    "--cpus", "0.5",
+    "--tmpfs",
+    "/tmp:rw,noexec,nosuid,size=64m",
+    "--cap-drop",
+    "ALL",
+    "--security-opt",
+    "no-new-privileges",
+    "--memory",
+    "256m",
+    "--cpus",
+    "0.5",
 ]
 # What gunicorn has after SIGTERM: the pod's grace period less its preStop sleep.
 GRACE_PERIOD_SECONDS = GRACE_SECONDS - DRAIN_SECONDS
@@ -87,10 +99,15 @@ class ContainerStack:
         }
         container = f"{name}-{self.run_id}"
         docker(
-            "run", "--detach", "--name", container,
-            "--network", self.network,
+            "run",
+            "--detach",
+            "--name",
+            container,
+            "--network",
+            self.network,
             *AS_DEPLOYED,
-            "--volume", f"{self.secrets_directory(service)}:{SECRETS_DIR}:ro",
+            "--volume",
+            f"{self.secrets_directory(service)}:{SECRETS_DIR}:ro",
             *(f"--env={key}={value}" for key, value in environment.items()),
             *extra,
             image_tag(service),
@@ -130,12 +147,17 @@ class ContainerStack:
 
     def wait_until_ready_inside(self, container: str, port: int, timeout: float = 60) -> None:
         """For a container with no published port: poll /readyz from inside it."""
-        probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/readyz', timeout=2)"
+        probe = (
+            "import urllib.request; "
+            f"urllib.request.urlopen('http://127.0.0.1:{port}/readyz', timeout=2)"
+        )
         deadline = time.monotonic() + timeout
         while docker_result("exec", container, "python", "-c", probe).returncode != 0:
             self._require_running(container)
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{container} not ready within {timeout}s:\n{self.logs(container)}")
+                raise RuntimeError(
+                    f"{container} not ready within {timeout}s:\n{self.logs(container)}"
+                )
             time.sleep(0.2)
 
     def _require_running(self, container: str) -> None:

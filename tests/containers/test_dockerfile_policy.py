@@ -17,11 +17,15 @@ def test_checkov_dockerfile_checks_pass():
     files = [argument for path in DOCKERFILES for argument in ("--file", path)]
     result = subprocess.run(
         [str(CHECKOV), "--skip-download", "--framework", "dockerfile", *files, "--output", "json"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     report = json.loads(result.stdout)
     summary = report["summary"]
-    failed = [(check["check_id"], check["file_path"]) for check in report["results"]["failed_checks"]]
+    failed = [
+        (check["check_id"], check["file_path"]) for check in report["results"]["failed_checks"]
+    ]
     assert result.returncode == 0 and failed == [], failed
     assert summary["passed"] > 0
     # A skip is allowed only inline, with its reason, in the Dockerfile itself.
@@ -32,6 +36,8 @@ def test_checkov_dockerfile_checks_pass():
 def test_hadolint_finds_nothing():
     result = subprocess.run(
         [str(HADOLINT), "--failure-threshold", "info", *DOCKERFILES],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -25,7 +25,10 @@ def test_items_flow_through_the_published_port_records_audit_rows(stack, items_u
     assert {"name": name, "description": "Testing"}.items() <= item.items()
 
     listed = requests.get(
-        f"{items_url}/items", params={"limit": 500}, headers={"X-Request-ID": f"list-{run}"}, timeout=10
+        f"{items_url}/items",
+        params={"limit": 500},
+        headers={"X-Request-ID": f"list-{run}"},
+        timeout=10,
     )
     assert listed.status_code == 200
     assert item in listed.json()
@@ -38,16 +41,25 @@ def test_items_flow_through_the_published_port_records_audit_rows(stack, items_u
             (f"create-{run}", f"list-{run}"),
         )
 
-    rows = wait_for(lambda: len(audit_rows()) == 2 and audit_rows(), timeout=30, message="audit rows")
+    rows = wait_for(
+        lambda: len(audit_rows()) == 2 and audit_rows(), timeout=30, message="audit rows"
+    )
     assert rows == [(f"create-{run}", "item.create", 201), (f"list-{run}", "item.list", 200)]
 
 
-def test_audit_service_is_reachable_from_items_but_not_published(stack, items_container, audit_container):
-    ports = json.loads(docker("inspect", "--format", "{{json .NetworkSettings.Ports}}", audit_container))
+def test_audit_service_is_reachable_from_items_but_not_published(
+    stack, items_container, audit_container
+):
+    ports = json.loads(
+        docker("inspect", "--format", "{{json .NetworkSettings.Ports}}", audit_container)
+    )
     assert ports == {f"{SERVICE_PORTS['audit-service']}/tcp": None}
     assert docker("port", audit_container) == ""
     status = docker(
-        "exec", items_container, "python", "-c",
+        "exec",
+        items_container,
+        "python",
+        "-c",
         "import urllib.request;"
         " print(urllib.request.urlopen('http://audit-service:8081/healthz', timeout=5).status)",
     )
@@ -71,12 +83,16 @@ def test_containers_run_with_the_deployments_restrictions(stack, items_container
 
 def test_docker_healthcheck_passes_in_running_containers(stack, items_container, audit_container):
     for container in (items_container, audit_container):
-        test = json.loads(docker("inspect", "--format", "{{json .Config.Healthcheck.Test}}", container))
+        test = json.loads(
+            docker("inspect", "--format", "{{json .Config.Healthcheck.Test}}", container)
+        )
         assert test[0] == "CMD"
         docker("exec", container, *test[1:])
 
 
-def test_containers_start_and_serve_without_logging_errors(stack, items_url, items_container, audit_container):
+def test_containers_start_and_serve_without_logging_errors(
+    stack, items_url, items_container, audit_container
+):
     """A read-only root must not cost the services anything they would log as an error."""
     requests.get(f"{items_url}/items", timeout=10)
     for container in (items_container, audit_container):

@@ -71,7 +71,8 @@ def test_docker_stop_during_a_burst_completes_accepted_requests_and_exits_0(stac
     stopped = threading.Event()
     outcomes: list = []
     clients = [
-        threading.Thread(target=burst, args=(url, name, stopped, outcomes)) for _ in range(BURST_CLIENTS)
+        threading.Thread(target=burst, args=(url, name, stopped, outcomes))
+        for _ in range(BURST_CLIENTS)
     ]
     for client in clients:
         client.start()
@@ -84,14 +85,24 @@ def test_docker_stop_during_a_burst_completes_accepted_requests_and_exits_0(stac
     def docker_stop():
         started = time.monotonic()
         try:
-            docker("stop", "--time", str(GRACE_PERIOD_SECONDS), container, timeout=GRACE_PERIOD_SECONDS + 30)
+            docker(
+                "stop",
+                "--time",
+                str(GRACE_PERIOD_SECONDS),
+                container,
+                timeout=GRACE_PERIOD_SECONDS + 30,
+            )
             stop["seconds"] = time.monotonic() - started
         finally:
             stopped.set()
 
     stopper = threading.Thread(target=docker_stop)
     stopper.start()
-    wait_for(lambda: "Handling signal: term" in stack.logs(container, "all"), timeout=10, message="SIGTERM")
+    wait_for(
+        lambda: "Handling signal: term" in stack.logs(container, "all"),
+        timeout=10,
+        message="SIGTERM",
+    )
     time.sleep(0.5)  # gunicorn is draining: finish the requests it is still reading
     held_statuses = [request.finish() for request in held]
     stopper.join(GRACE_PERIOD_SECONDS + 30)

@@ -22,12 +22,16 @@ SERVICES = list(SERVICE_PORTS)
 
 
 def image_config(service: str) -> dict:
-    return json.loads(docker("image", "inspect", "--format", "{{json .Config}}", image_tag(service)))
+    return json.loads(
+        docker("image", "inspect", "--format", "{{json .Config}}", image_tag(service))
+    )
 
 
 def run_shell(service: str, script: str) -> str:
     """A shell command in a throwaway container of the image, as root so that nothing is hidden."""
-    return docker("run", "--rm", "--user", "0", "--entrypoint", "sh", image_tag(service), "-c", script)
+    return docker(
+        "run", "--rm", "--user", "0", "--entrypoint", "sh", image_tag(service), "-c", script
+    )
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -89,7 +93,9 @@ def test_code_change_rebuilds_without_reinstalling_dependencies(images, tmp_path
     """Dependencies sit in layers before the code, so a one-line change reuses them."""
     context = tmp_path / "context"
     for name in ("items-service", "service-common"):
-        shutil.copytree(REPOSITORY / name, context / name, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            REPOSITORY / name, context / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
     shutil.copy(REPOSITORY / ".dockerignore", context)
     with open(context / "items-service" / "app.py", "a") as app:
         app.write("# a one-line change\n")
@@ -99,7 +105,9 @@ def test_code_change_rebuilds_without_reinstalling_dependencies(images, tmp_path
     finally:
         docker("image", "rm", "--force", tag, check=False)
     steps = output.split("\nStep ")
-    pip_install = next(step for step in steps if "pip install" in step and "requirements.txt" in step)
+    pip_install = next(
+        step for step in steps if "pip install" in step and "requirements.txt" in step
+    )
     assert "Using cache" in pip_install
     app_copy = next(step for step in steps if "COPY items-service/app.py" in step)
     assert "Using cache" not in app_copy

@@ -44,16 +44,21 @@ def test_events_written_while_audit_service_is_down_arrive_exactly_once(database
 
         assert [status for status, _ in results] == [201] * 60
         latencies = sorted(seconds for _, seconds in results)
-        print(f"\nPOST /items with audit-service down: p50 {latencies[30] * 1000:.1f} ms,"
-              f" max {latencies[-1] * 1000:.1f} ms")
+        print(
+            f"\nPOST /items with audit-service down: p50 {latencies[30] * 1000:.1f} ms,"
+            f" max {latencies[-1] * 1000:.1f} ms"
+        )
         pending = outbox_event_ids(database)
         assert len(pending) == 60
         assert stored_event_ids(database) == []
 
         audit.start()
 
-        wait_for(lambda: len(stored_event_ids(database)) >= 60, timeout=60,
-                 message="the backlog to be delivered")
+        wait_for(
+            lambda: len(stored_event_ids(database)) >= 60,
+            timeout=60,
+            message="the backlog to be delivered",
+        )
         stored = stored_event_ids(database)
         assert sorted(stored) == sorted(pending), "every event once, no other"
         assert outbox_event_ids(database) == set()
@@ -74,10 +79,12 @@ def test_two_items_processes_share_the_outbox_without_double_delivery(database):
         # compete for the same rows when audit-service comes back.
         audit.stop()
         with ThreadPoolExecutor(max_workers=2) as pool:
-            batches = list(pool.map(
-                lambda replica: create_items(replica.url, ITEMS_PER_PROCESS, replica.url),
-                replicas,
-            ))
+            batches = list(
+                pool.map(
+                    lambda replica: create_items(replica.url, ITEMS_PER_PROCESS, replica.url),
+                    replicas,
+                )
+            )
         assert all(status == 201 for batch in batches for status, _ in batch)
         total = 2 * ITEMS_PER_PROCESS
         pending = outbox_event_ids(database)
@@ -90,8 +97,11 @@ def test_two_items_processes_share_the_outbox_without_double_delivery(database):
         assert all(status == 201 for status, _ in extra)
         total += 40
 
-        wait_for(lambda: len(stored_event_ids(database)) >= total, timeout=90,
-                 message=f"{total} events to be delivered")
+        wait_for(
+            lambda: len(stored_event_ids(database)) >= total,
+            timeout=90,
+            message=f"{total} events to be delivered",
+        )
         stored = stored_event_ids(database)
         assert len(stored) == len(set(stored)) == total
         assert pending <= set(stored)

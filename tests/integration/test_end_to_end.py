@@ -34,7 +34,9 @@ def test_create_list_read_update_delete_then_the_audit_trail(items, database):
     assert item in listed.json()
     read = session.get(f"{items.url}{created.headers['Location']}", headers=headers)
     assert read.json() == item
-    updated = session.put(f"{items.url}/items/{item['id']}", json={"name": "Renamed"}, headers=headers)
+    updated = session.put(
+        f"{items.url}/items/{item['id']}", json={"name": "Renamed"}, headers=headers
+    )
     assert updated.json()["name"] == "Renamed"
     deleted = session.delete(f"{items.url}/items/{item['id']}", headers=headers)
     assert deleted.status_code == 204
@@ -49,6 +51,7 @@ def test_create_list_read_update_delete_then_the_audit_trail(items, database):
         ("item.delete", item_id, 204, "e2e-flow"),
         ("item.read", item_id, 404, "e2e-flow"),
     ]
+
     def all_delivered():
         rows = audit_rows(database, start)
         return rows if len(rows) >= len(expected) else None
@@ -68,8 +71,16 @@ def test_the_assignment_psql_query_shows_the_latest_audit_logs(items, database):
 
 def test_bad_input_over_http_is_a_problem_not_an_html_page(items):
     for response, status in [
-        (requests.post(f"{items.url}/items", data="{", headers={"Content-Type": "application/json"}), 400),
-        (requests.post(f"{items.url}/items", data="x", headers={"Content-Type": "text/plain"}), 415),
+        (
+            requests.post(
+                f"{items.url}/items", data="{", headers={"Content-Type": "application/json"}
+            ),
+            400,
+        ),
+        (
+            requests.post(f"{items.url}/items", data="x", headers={"Content-Type": "text/plain"}),
+            415,
+        ),
         (requests.post(f"{items.url}/items", json={"name": "x", "description": "y" * 70000}), 413),
         (requests.get(f"{items.url}/items/nope"), 404),
         (requests.patch(f"{items.url}/items/1", json={}), 405),
@@ -83,7 +94,10 @@ def test_each_service_logs_one_json_line_per_request_with_its_request_id(items, 
     def access_line():
         for line in items.logs().splitlines():
             record = json.loads(line)
-            if record.get("request_id") == "log-line-check" and record["logger"] == "gunicorn.access":
+            if (
+                record.get("request_id") == "log-line-check"
+                and record["logger"] == "gunicorn.access"
+            ):
                 return record
         return None
 

@@ -25,9 +25,11 @@ def test_counters_move_by_exactly_the_traffic_sent(items, audit, database):
     audited_requests = 5 + 1 + 3 + 2 + 1 + 1 + 1
 
     wait_for(
-        lambda: value(scrape(audit.url), "audit_events_processed_total", result="stored")
-        - value(before_audit, "audit_events_processed_total", result="stored")
-        >= audited_requests,
+        lambda: (
+            value(scrape(audit.url), "audit_events_processed_total", result="stored")
+            - value(before_audit, "audit_events_processed_total", result="stored")
+            >= audited_requests
+        ),
         message="the events to reach audit-service",
     )
     after_items, after_audit = scrape(base), scrape(audit.url)
@@ -104,7 +106,12 @@ def test_both_services_export_every_metric_the_design_names(items, audit):
     for names in (items_names, audit_names):
         assert {"http_request_duration_seconds_bucket", "db_query_duration_seconds_bucket"} <= names
     assert {
-        "items_created_total", "items_retrieved_total", "items_updated_total", "items_deleted_total",
-        "audit_outbox_pending", "audit_events_delivered_total", "audit_delivery_lag_seconds_bucket",
+        "items_created_total",
+        "items_retrieved_total",
+        "items_updated_total",
+        "items_deleted_total",
+        "audit_outbox_pending",
+        "audit_events_delivered_total",
+        "audit_delivery_lag_seconds_bucket",
     } <= items_names
     assert "audit_events_processed_total" in audit_names

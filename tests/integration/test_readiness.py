@@ -26,8 +26,10 @@ def test_items_service_follows_the_database(database, audit):
 
         proxy.restore()
 
-        wait_for(lambda: requests.get(f"{items.url}/readyz").status_code == 200,
-                 message="readiness to return")
+        wait_for(
+            lambda: requests.get(f"{items.url}/readyz").status_code == 200,
+            message="readiness to return",
+        )
         assert requests.post(f"{items.url}/items", json={"name": "after"}).status_code == 201
         assert items.process.poll() is None
     finally:
@@ -39,15 +41,20 @@ def test_audit_service_follows_the_database(database):
     proxy = CuttableProxy("127.0.0.1", 5432)
     audit = ServiceProcess(
         "audit-service",
-        {"DATABASE_URL": database.url("audit_service", port=proxy.port), "AUDIT_TOKEN": AUDIT_TOKEN},
+        {
+            "DATABASE_URL": database.url("audit_service", port=proxy.port),
+            "AUDIT_TOKEN": AUDIT_TOKEN,
+        },
     ).start()
     try:
         assert requests.get(f"{audit.url}/readyz").status_code == 200
         proxy.cut()
         assert_problem(requests.get(f"{audit.url}/readyz", timeout=10), 503)
         proxy.restore()
-        wait_for(lambda: requests.get(f"{audit.url}/readyz").status_code == 200,
-                 message="readiness to return")
+        wait_for(
+            lambda: requests.get(f"{audit.url}/readyz").status_code == 200,
+            message="readiness to return",
+        )
     finally:
         audit.stop()
         proxy.close()

@@ -37,8 +37,12 @@ def start(service: str, env: dict) -> subprocess.CompletedProcess:
         ("items-service", ITEMS_ENV, {"LOG_LEVEL": "loud"}, "LOG_LEVEL must be one of"),
         ("audit-service", AUDIT_ENV, {"AUDIT_TOKEN": None}, "AUDIT_TOKEN is required"),
         ("audit-service", AUDIT_ENV, {"DATABASE_URL": None}, "DATABASE_URL is required"),
-        ("audit-service", AUDIT_ENV, {"AUDIT_TOKEN": None, "AUDIT_TOKEN_FILE": "/no/such/file"},
-         "AUDIT_TOKEN_FILE: cannot read /no/such/file"),
+        (
+            "audit-service",
+            AUDIT_ENV,
+            {"AUDIT_TOKEN": None, "AUDIT_TOKEN_FILE": "/no/such/file"},
+            "AUDIT_TOKEN_FILE: cannot read /no/such/file",
+        ),
     ],
 )
 def test_the_process_exits_with_one_line_naming_the_setting(service, base, change, message):

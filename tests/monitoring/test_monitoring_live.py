@@ -245,8 +245,10 @@ PLAUSIBLE = {
     "Audit delivery outcomes": lambda results: (
         results[0][0][1] > 0 and values(results[1], reason="unavailable")[0] > 0
     ),
-    "Pods up": lambda results: sorted((metric["service"], value) for metric, value in results[0])
-    == [("audit-service", 1), ("items-service", 1)],
+    "Pods up": lambda results: (
+        sorted((metric["service"], value) for metric, value in results[0])
+        == [("audit-service", 1), ("items-service", 1)]
+    ),
     # audit-service was stopped and started again; items-service never restarted.
     "Process restarts": lambda results: (
         values(results[0], service="audit-service")[0] >= 1

@@ -48,7 +48,14 @@ def test_one_event_is_stored_with_every_field(audit, database):
     assert response.get_json() == {"stored": 1, "duplicate": 0}
     [row] = stored_rows(database)
     assert row[:8] == (
-        sent["event_id"], "items-service", "item.read", "item", "42", 200, "req-1", "10.0.0.7"
+        sent["event_id"],
+        "items-service",
+        "item.read",
+        "item",
+        "42",
+        200,
+        "req-1",
+        "10.0.0.7",
     )
     assert row[8] == {"name": "Test Item"}
     assert row[9].isoformat() == "2026-11-25T10:00:00.123456+00:00"
@@ -164,12 +171,16 @@ def test_an_invalid_event_rejects_the_whole_batch_naming_index_and_field(
 
     problem = assert_problem(post_events(audit, batch), 400)
 
-    assert problem["errors"] == [{"index": 1, "field": field, "message": problem["errors"][0]["message"]}]
+    assert problem["errors"] == [
+        {"index": 1, "field": field, "message": problem["errors"][0]["message"]}
+    ]
     assert stored_rows(database) == []
 
 
-@pytest.mark.parametrize("field", ["event_id", "occurred_at", "service", "action", "resource_type",
-                                   "status_code", "request_id"])
+@pytest.mark.parametrize(
+    "field",
+    ["event_id", "occurred_at", "service", "action", "resource_type", "status_code", "request_id"],
+)
 def test_a_missing_required_field_is_400(audit, database, field):
     sent = event()
     del sent[field]
@@ -184,7 +195,10 @@ def test_every_invalid_event_is_listed(audit):
 
     problem = assert_problem(post_events(audit, batch), 400)
 
-    assert [(e["index"], e["field"]) for e in problem["errors"]] == [(0, "service"), (2, "status_code")]
+    assert [(e["index"], e["field"]) for e in problem["errors"]] == [
+        (0, "service"),
+        (2, "status_code"),
+    ]
 
 
 def test_an_integral_float_status_code_is_an_integer(audit):
@@ -193,7 +207,9 @@ def test_an_integral_float_status_code_is_an_integer(audit):
 
 @pytest.mark.parametrize("body", [[], "text", 42, None])
 def test_a_body_that_is_neither_an_event_nor_a_batch_is_400(audit, database, body):
-    response = audit.post("/events", data=json.dumps(body), headers={**AUTH, "Content-Type": "application/json"})
+    response = audit.post(
+        "/events", data=json.dumps(body), headers={**AUTH, "Content-Type": "application/json"}
+    )
 
     assert_problem(response, 400)
 
@@ -210,7 +226,9 @@ def test_a_batch_of_500_events_is_stored(audit, database):
 def test_wrong_content_type_malformed_json_and_oversized_bodies(audit):
     headers = {**AUTH, "Content-Type": "application/json"}
 
-    assert_problem(audit.post("/events", data="{}", headers={**AUTH, "Content-Type": "text/plain"}), 415)
+    assert_problem(
+        audit.post("/events", data="{}", headers={**AUTH, "Content-Type": "text/plain"}), 415
+    )
     assert_problem(audit.post("/events", data="{", headers=headers), 400)
     assert_problem(audit.post("/events", data="x" * (4 * 1024 * 1024 + 1), headers=headers), 413)
 

@@ -14,8 +14,16 @@ def audit_rows(database) -> list[dict]:
         "SELECT action, resource_id, status_code, request_id, service, resource_type, details"
         " FROM audit_logs ORDER BY occurred_at, id"
     )
-    keys = ("action", "resource_id", "status_code", "request_id", "service", "resource_type", "details")
-    return [dict(zip(keys, row)) for row in rows]
+    keys = (
+        "action",
+        "resource_id",
+        "status_code",
+        "request_id",
+        "service",
+        "resource_type",
+        "details",
+    )
+    return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
 def outbox_size(database) -> int:
@@ -55,9 +63,7 @@ def test_each_request_under_items_is_audited_exactly_once(
     items, database, deliver, item_id, method, path, body, action, resource_id, status
 ):
     path = path.format(id=item_id)
-    response = items.open(
-        path, method=method, json=body, headers={"X-Request-ID": "trace-me-1"}
-    )
+    response = items.open(path, method=method, json=body, headers={"X-Request-ID": "trace-me-1"})
     assert response.status_code == status
 
     deliver()
@@ -117,9 +123,7 @@ def test_an_item_change_and_its_event_are_committed_together(items, database):
 
 
 def test_audit_service_unreachable_keeps_events_in_the_outbox(items, database, items_app):
-    unreachable = OutboxRelay(
-        items_app.extensions["database"], "http://127.0.0.1:9", AUDIT_TOKEN
-    )
+    unreachable = OutboxRelay(items_app.extensions["database"], "http://127.0.0.1:9", AUDIT_TOKEN)
     response = items.post("/items", json={"name": "kept"})
     assert response.status_code == 201
 

@@ -1,4 +1,5 @@
-"""Settings from the environment (DESIGN §5): secrets from files, clear errors naming the setting."""
+"""Settings from the environment (DESIGN §5): secrets from files, and clear errors
+naming the setting."""
 
 import pytest
 
@@ -50,8 +51,14 @@ def test_libpq_variables_can_stand_in_for_database_url():
         ({"AUDIT_TOKEN": "short"}, "AUDIT_TOKEN must be at least 16"),
         ({"AUDIT_SERVICE_URL": None}, "AUDIT_SERVICE_URL is required"),
         ({"AUDIT_SERVICE_URL": "audit-service:8081"}, "AUDIT_SERVICE_URL must be an http"),
-        ({"AUDIT_TOKEN_FILE": "/nonexistent/token"}, "set AUDIT_TOKEN or AUDIT_TOKEN_FILE, not both"),
-        ({"AUDIT_TOKEN": None, "AUDIT_TOKEN_FILE": "/nonexistent/token"}, "AUDIT_TOKEN_FILE: cannot read"),
+        (
+            {"AUDIT_TOKEN_FILE": "/nonexistent/token"},
+            "set AUDIT_TOKEN or AUDIT_TOKEN_FILE, not both",
+        ),
+        (
+            {"AUDIT_TOKEN": None, "AUDIT_TOKEN_FILE": "/nonexistent/token"},
+            "AUDIT_TOKEN_FILE: cannot read",
+        ),
     ],
 )
 def test_a_missing_or_invalid_setting_is_named(change, message):

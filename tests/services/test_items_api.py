@@ -94,7 +94,9 @@ def test_put_replaces_name_and_description(items):
     assert updated["name"] == "renamed"
     assert updated["description"] == "", "a full replacement resets an absent description"
     assert updated["created_at"] == item["created_at"]
-    assert datetime.fromisoformat(updated["updated_at"]) > datetime.fromisoformat(item["updated_at"])
+    assert datetime.fromisoformat(updated["updated_at"]) > datetime.fromisoformat(
+        item["updated_at"]
+    )
     assert items.get(f"/items/{item['id']}").get_json() == updated
 
 

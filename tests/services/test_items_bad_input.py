@@ -43,7 +43,9 @@ def test_invalid_item_fields_are_400_naming_each_field(items, method, body, fiel
     problem = assert_problem(getattr(items, method)(target, json=body), 400)
 
     assert sorted(error_fields(problem)) == sorted(fields)
-    assert items.get("/items").get_json() == ([] if method == "post" else [items.get(target).get_json()])
+    assert items.get("/items").get_json() == (
+        [] if method == "post" else [items.get(target).get_json()]
+    )
 
 
 def test_limits_are_inclusive(items):
@@ -80,7 +82,9 @@ def test_a_body_that_is_not_an_object_is_400(items, body):
     "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", ""]
 )
 def test_a_body_that_is_not_json_is_415(items, content_type):
-    response = items.post("/items", data=json.dumps({"name": "x"}), content_type=content_type or None)
+    response = items.post(
+        "/items", data=json.dumps({"name": "x"}), content_type=content_type or None
+    )
 
     assert_problem(response, 415)
 

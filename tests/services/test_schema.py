@@ -1,4 +1,5 @@
-"""database/schema.sql: idempotent, and each service's role reaches only its own tables (DESIGN §4)."""
+"""database/schema.sql: idempotent, and each service's role reaches only its own tables
+(DESIGN §4)."""
 
 import psycopg2
 import pytest
@@ -27,7 +28,9 @@ def test_applying_the_schema_again_changes_nothing(database, second_database):
     second_database.apply_schema()
 
     assert second_database.query(CATALOG) == before
-    assert second_database.query(CATALOG) == database.query(CATALOG), "same result in another database"
+    assert second_database.query(CATALOG) == database.query(CATALOG), (
+        "same result in another database"
+    )
 
 
 def test_schema_is_plain_sql_without_psql_meta_commands():
@@ -37,15 +40,31 @@ def test_schema_is_plain_sql_without_psql_meta_commands():
 
 
 def test_audit_logs_has_the_columns_and_indexes_the_design_names(database):
-    columns = {row[0] for row in database.query(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'audit_logs'"
-    )}
-    indexes = {row[0] for row in database.query(
-        "SELECT indexdef FROM pg_indexes WHERE tablename = 'audit_logs'"
-    )}
+    columns = {
+        row[0]
+        for row in database.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'audit_logs'"
+        )
+    }
+    indexes = {
+        row[0]
+        for row in database.query("SELECT indexdef FROM pg_indexes WHERE tablename = 'audit_logs'")
+    }
 
-    assert {"id", "event_id", "service", "action", "resource_type", "resource_id", "status_code",
-            "request_id", "client_ip", "details", "occurred_at", "created_at"} <= columns
+    assert {
+        "id",
+        "event_id",
+        "service",
+        "action",
+        "resource_type",
+        "resource_id",
+        "status_code",
+        "request_id",
+        "client_ip",
+        "details",
+        "occurred_at",
+        "created_at",
+    } <= columns
     assert any("UNIQUE" in i and "(event_id)" in i for i in indexes)
     assert any("(created_at DESC)" in i for i in indexes)
     assert database.query("SELECT * FROM audit_logs ORDER BY created_at DESC LIMIT 5;") == []
@@ -68,11 +87,17 @@ def as_role(database, role: str, sql: str):
         ("items_service", "SELECT * FROM items"),
         ("items_service", "UPDATE items SET name = 'y'"),
         ("items_service", "DELETE FROM items"),
-        ("items_service", "INSERT INTO audit_outbox (event_id, payload) VALUES (gen_random_uuid(), '{}')"),
+        (
+            "items_service",
+            "INSERT INTO audit_outbox (event_id, payload) VALUES (gen_random_uuid(), '{}')",
+        ),
         ("items_service", "DELETE FROM audit_outbox"),
-        ("audit_service", "INSERT INTO audit_logs (event_id, service, action, resource_type,"
-                          " status_code, request_id, occurred_at)"
-                          " VALUES (gen_random_uuid(), 's', 'a.b', 'item', 200, 'r', now())"),
+        (
+            "audit_service",
+            "INSERT INTO audit_logs (event_id, service, action, resource_type,"
+            " status_code, request_id, occurred_at)"
+            " VALUES (gen_random_uuid(), 's', 'a.b', 'item', 200, 'r', now())",
+        ),
         ("audit_service", "SELECT * FROM audit_logs"),
     ],
 )
@@ -84,9 +109,12 @@ def test_each_role_can_do_its_own_work(database, role, sql):
     "role, sql",
     [
         ("items_service", "SELECT * FROM audit_logs"),
-        ("items_service", "INSERT INTO audit_logs (event_id, service, action, resource_type,"
-                          " status_code, request_id, occurred_at)"
-                          " VALUES (gen_random_uuid(), 's', 'a.b', 'item', 200, 'r', now())"),
+        (
+            "items_service",
+            "INSERT INTO audit_logs (event_id, service, action, resource_type,"
+            " status_code, request_id, occurred_at)"
+            " VALUES (gen_random_uuid(), 's', 'a.b', 'item', 200, 'r', now())",
+        ),
         ("items_service", "CREATE TABLE intruder (id int)"),
         ("audit_service", "SELECT * FROM items"),
         ("audit_service", "SELECT * FROM audit_outbox"),

@@ -1,0 +1,7 @@
+-- POST /items with a JSON body like a real client's.
+local counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("POST", "/items", {["Content-Type"] = "application/json"},
+    string.format('{"name": "bench item %d", "description": "created by the benchmark"}', counter))
+end

@@ -1,0 +1,1 @@
+"""Fuzzing both services from their own OpenAPI documents with schemathesis."""

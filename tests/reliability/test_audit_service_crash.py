@@ -1,0 +1,45 @@
+"""audit-service killed outright (SIGKILL, as an OOM kill) in the middle of a
+steady stream: items clients notice nothing, and once audit-service is back
+every request has exactly one audit row. Extends test_delivery_guarantee (a
+clean stop with no traffic) to a crash under load, with batches in flight."""
+
+import time
+
+from tests.reliability.conftest import audit_rows_per_request, on_loopback, outbox_size
+from tests.reliability.load import SteadyLoad, create_or_list, failures
+from tests.reliability.processes import kill_hard
+from tests.support.metrics import scrape, value
+from tests.support.services import audit_service, items_service, wait_for
+
+DOWN_SECONDS = 6
+
+
+def test_no_request_fails_and_no_event_is_lost_or_doubled(database, services):
+    audit = on_loopback(audit_service(database)).start()
+    services.append(audit)
+    items = on_loopback(items_service(database, audit.url)).start()
+    services.append(items)
+
+    with SteadyLoad(create_or_list(items.url)) as load:
+        wait_for(lambda: load.count() >= 100, message="the stream to be under way")
+        kill_hard(audit)
+        time.sleep(DOWN_SECONDS)
+        audit.start()
+        served = load.count()
+        wait_for(lambda: load.count() >= served + 100, message="traffic after the restart")
+        outcomes = load.stop()
+
+    assert failures(outcomes) == [], "no items request may fail while audit-service is down"
+    sent = {outcome.request_id for outcome in outcomes}
+    wait_for(lambda: outbox_size(database) == 0, timeout=60, message="the outbox to drain")
+    rows = audit_rows_per_request(database)
+    assert set(rows) == sent, "one audit row for each request, and no other"
+    assert set(rows.values()) == {1}, "no event stored twice"
+    samples = scrape(items.url)
+    assert value(samples, "audit_delivery_failures_total", reason="unavailable") > 0, (
+        "the crash must have interrupted deliveries"
+    )
+    print(
+        f"\n{len(outcomes)} requests, audit-service down {DOWN_SECONDS}s,"
+        f" max latency {max(o.seconds for o in outcomes) * 1000:.0f} ms"
+    )

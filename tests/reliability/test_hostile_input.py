@@ -1,0 +1,375 @@
+"""Hostile input over real HTTP, through gunicorn: every attempt is answered
+with a 4xx problem (RFC 9457), nothing unvalidated is stored, and the audit
+trail of the attempts holds only safe values.
+
+Some attempts never reach Flask: gunicorn refuses malformed requests itself,
+and those answers must be problems too (service_common/protocol_errors.py).
+"""
+
+import json
+import re
+
+import pytest
+import requests
+
+from tests.reliability.conftest import on_loopback, outbox_size
+from tests.reliability.raw_http import request, send
+from tests.support.assertions import assert_problem
+from tests.support.database import create_database, drop_database
+from tests.support.services import AUDIT_TOKEN, audit_service, items_service, wait_for
+
+SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+GENERATED_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
+
+
+@pytest.fixture(scope="module")
+def database():
+    database = create_database()
+    yield database
+    drop_database(database)
+
+
+@pytest.fixture(scope="module")
+def audit(database):
+    service = on_loopback(audit_service(database)).start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="module")
+def items(database, audit):
+    service = on_loopback(items_service(database, audit.url)).start()
+    yield service
+    service.stop()
+
+
+def item_count(database) -> int:
+    return database.query("SELECT count(*) FROM items")[0][0]
+
+
+def nested(depth: int) -> bytes:
+    return b'{"name": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+HOSTILE_BODIES = {
+    "name over 200 characters": (b'{"name": "' + b"n" * 201 + b'"}', 400),
+    "name of 60 000 characters": (b'{"name": "' + b"n" * 60_000 + b'"}', 400),
+    "description over 2000 characters": (
+        b'{"name": "a", "description": "' + b"d" * 2001 + b'"}',
+        400,
+    ),
+    "body over 64 KiB": (b'{"name": "' + b"n" * 70_000 + b'"}', 413),
+    "non-UTF-8 bytes": (b'{"name": "\xff\xfe\xc3"}', 400),
+    "UTF-16 body": ('{"name": "x"}'.encode("utf-16"), 400),
+    "overlong UTF-8 encoding of a quote": (b'{"name": "\xc0\xa2"}', 400),
+    "array nested 30 000 deep": (nested(30_000), 400),
+    "object nested 5000 deep": (b'{"name": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001, 400),
+    "number beyond float range": (b'{"name": 1e999999}', 400),
+    "integer of 5000 digits": (b'{"name": "a", "description": ' + b"9" * 5000 + b"}", 400),
+    "NaN": (b'{"name": NaN}', 400),
+    "NUL character": (b'{"name": "a\\u0000b"}', 400),
+    "lone surrogate": (b'{"name": "\\ud800"}', 400),
+    "duplicate keys": (b'{"name": "a", "name": "b"}', 400),
+    "client-chosen id": (b'{"name": "a", "id": 1}', 400),
+    "operator object instead of a string": (b'{"name": {"$ne": ""}}', 400),
+    "name as a list": (b'{"name": ["a"]}', 400),
+    "whitespace-only name": (b'{"name": " \\t\\n\\u3000"}', 400),
+    "truncated JSON": (b'{"name": "a"', 400),
+    "JSON then trailing garbage": (b'{"name": "a"}; DROP TABLE items', 400),
+}
+
+
+@pytest.mark.parametrize("body, status", HOSTILE_BODIES.values(), ids=HOSTILE_BODIES.keys())
+def test_hostile_bodies_are_refused_with_problems(items, database, body, status):
+    before = item_count(database)
+    created = requests.post(
+        f"{items.url}/items", data=body, timeout=10, headers={"Content-Type": "application/json"}
+    )
+    assert_problem(created, status)
+    existing = requests.post(f"{items.url}/items", json={"name": "target"}, timeout=10).json()
+    replaced = requests.put(
+        f"{items.url}/items/{existing['id']}",
+        data=body,
+        timeout=10,
+        headers={"Content-Type": "application/json"},
+    )
+    assert_problem(replaced, status)
+    assert item_count(database) == before + 1, "only the valid target item was stored"
+    stored = requests.get(f"{items.url}/items/{existing['id']}", timeout=10).json()
+    assert stored["name"] == "target"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        None,
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/json-patch+json",
+        "multipart/form-data",
+    ],
+)
+def test_bodies_that_are_not_json_are_refused(items, database, content_type):
+    before = item_count(database)
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = requests.post(
+        f"{items.url}/items", data=b'{"name": "a"}', headers=headers, timeout=10
+    )
+    assert_problem(response, 415)
+    assert item_count(database) == before
+
+
+HOSTILE_IDS = [
+    "0",
+    "-1",
+    "9223372036854775808",
+    "1e3",
+    "0x10",
+    "1.0",
+    "%201",
+    "1;DROP TABLE items",
+    "1'%20OR%20'1'='1",
+    "%00",
+    "%ff%fe",
+    "..%2f..%2fetc%2fpasswd",
+    "9" * 3000,
+    "١٢",
+]
+
+
+@pytest.mark.parametrize("item_id", HOSTILE_IDS, ids=lambda raw: raw[:24])
+def test_hostile_item_ids_are_not_found(items, database, item_id):
+    before = item_count(database)
+    for method in ("GET", "PUT", "DELETE"):
+        response = requests.request(
+            method, f"{items.url}/items/{item_id}", json={"name": "a"}, timeout=10
+        )
+        assert_problem(response, 404)
+    assert item_count(database) == before
+
+
+HOSTILE_QUERIES = [
+    "limit=0",
+    "limit=501",
+    "limit=-1",
+    "limit=1e2",
+    "limit=1%20OR%201=1",
+    "limit=" + "9" * 40,
+    "limit=%00",
+    "limit=",
+    "after=-1",
+    "after=9223372036854775808",
+    "after=0;DELETE%20FROM%20items",
+    "after=1.5",
+]
+
+
+@pytest.mark.parametrize("query", HOSTILE_QUERIES)
+def test_hostile_list_parameters_are_refused(items, query):
+    assert_problem(requests.get(f"{items.url}/items?{query}", timeout=10), 400)
+
+
+def test_sql_metacharacters_in_valid_fields_are_stored_as_text(items, database):
+    tables = database.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+    fields = {
+        "name": "Robert'); DROP TABLE items;--",
+        "description": "\\'; SELECT pg_sleep(30); -- $$ $1 %s %(name)s \" ` ;"
+        " COMMIT; TRUNCATE audit_outbox",
+    }
+    created = requests.post(f"{items.url}/items", json=fields, timeout=10)
+    assert created.status_code == 201
+    read = requests.get(f"{items.url}/items/{created.json()['id']}", timeout=10).json()
+    assert {"name": read["name"], "description": read["description"]} == fields
+    assert database.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == tables
+
+
+# Requests a client library refuses to send, written on the socket as they are.
+MALFORMED_REQUESTS = {
+    "CR inside X-Request-ID": request(b"GET", b"/items", [b"X-Request-ID: a\rSet-Cookie: x=1"]),
+    "LF inside X-Request-ID": request(b"GET", b"/items", [b"X-Request-ID: a\nSet-Cookie: x=1"]),
+    "NUL inside X-Request-ID": request(b"GET", b"/items", [b"X-Request-ID: a\x00b"]),
+    "folded header line": request(b"GET", b"/items", [b"X-Request-ID: a", b" Set-Cookie: x=1"]),
+    "space before the colon": request(b"GET", b"/items", [b"X-Request-ID : a"]),
+    "header name with a slash": request(b"GET", b"/items", [b"X/Request: a"]),
+    "header over 8 KiB": request(b"GET", b"/items", [b"X-Request-ID: " + b"a" * 9000]),
+    "request line over 4 KiB": request(b"GET", b"/items/" + b"9" * 5000),
+    "raw non-ASCII byte in the path": request(b"GET", b"/items/\xff"),
+    "control character in the method": request(b"G\x01T", b"/items"),
+    "NUL in the path": request(b"GET", b"/items/1\x00"),
+    "content-type with CRLF": request(
+        b"POST", b"/items", [b"Content-Type: application/json\rX: y"], b'{"name": "a"}'
+    ),
+}
+
+
+@pytest.mark.parametrize("raw", MALFORMED_REQUESTS.values(), ids=MALFORMED_REQUESTS.keys())
+def test_malformed_requests_get_problems_from_gunicorn_too(items, database, raw):
+    before = item_count(database)
+    response = send(items.port, raw)
+    assert response.status is not None and 400 <= response.status < 500, response
+    assert response.headers["content-type"] == "application/problem+json", response
+    problem = json.loads(response.body)
+    assert problem["status"] == response.status and problem["detail"]
+    assert "set-cookie" not in response.headers
+    assert item_count(database) == before
+
+
+SMUGGLING_ATTEMPTS = {
+    "two different Content-Length headers": request(
+        b"POST",
+        b"/items",
+        [b"Content-Type: application/json", b"Content-Length: 5"],
+        b'{"name": "smuggled"}',
+    ),
+    "Content-Length with Transfer-Encoding": request(
+        b"POST",
+        b"/items",
+        [b"Content-Type: application/json", b"Content-Length: 4", b"Transfer-Encoding: chunked"],
+        b'0\r\n\r\nPOST /items HTTP/1.1\r\nContent-Length: 13\r\n\r\n{"name": "s"}',
+    ),
+}
+
+
+@pytest.mark.parametrize("raw", SMUGGLING_ATTEMPTS.values(), ids=SMUGGLING_ATTEMPTS.keys())
+def test_request_smuggling_attempts_store_nothing(items, database, raw):
+    before = item_count(database)
+    response = send(items.port, raw)
+    # gunicorn refuses these; its answer may be lost when it closes a socket
+    # that still holds unread body bytes, so "no answer" is a refusal too.
+    if response.status is not None:
+        assert response.status == 400, response
+        assert response.headers["content-type"] == "application/problem+json"
+    assert item_count(database) == before
+
+
+UNSAFE_REQUEST_IDS = [
+    "é\u2028x".encode(),
+    b"\xff\xfe",
+    b"a b",
+    b"x" * 129,
+    b"<script>alert(1)</script>",
+    b"id\t1",
+    b"%0d%0aSet-Cookie:%20a=b",
+    b"${jndi:ldap://x}",
+    b"'; DROP TABLE audit_logs;--",
+]
+
+
+@pytest.mark.parametrize(
+    "request_id", UNSAFE_REQUEST_IDS, ids=lambda raw: raw[:16].decode("latin-1")
+)
+def test_unsafe_request_ids_are_replaced_not_echoed(items, request_id):
+    response = send(
+        items.port, request(b"GET", b"/items?limit=1", [b"X-Request-ID: " + request_id])
+    )
+    assert response.status == 200
+    assert GENERATED_REQUEST_ID.fullmatch(response.headers["x-request-id"]), response.headers
+    assert "set-cookie" not in response.headers
+
+
+def test_spoofed_client_address_and_host_are_not_trusted(items, database):
+    response = send(
+        items.port,
+        request(
+            b"POST",
+            b"/items",
+            [
+                b"X-Forwarded-For: 6.6.6.6",
+                b"X-Real-IP: 6.6.6.6",
+                b"Forwarded: for=6.6.6.6;host=evil.example",
+                b"X-Forwarded-Host: evil.example",
+                b"Content-Type: application/json",
+                b"X-Request-ID: spoofed-origin",
+            ],
+            b'{"name": "spoof"}',
+            host=b"evil.example",
+        ),
+    )
+    assert response.status == 201
+    assert response.headers["location"].startswith("/items/"), "a path, never another host"
+    wait_for(
+        lambda: database.query(
+            "SELECT host(client_ip) FROM audit_logs WHERE request_id = 'spoofed-origin'"
+        ),
+        message="the audit event",
+    )
+    assert database.query(
+        "SELECT host(client_ip) FROM audit_logs WHERE request_id = 'spoofed-origin'"
+    ) == [("127.0.0.1",)]
+
+
+AUDIT_ATTACKS = {
+    "no token": ({}, b"[]", 401),
+    "token in the wrong scheme": ({"Authorization": f"Basic {AUDIT_TOKEN}"}, b"{}", 401),
+    "token prefix only": ({"Authorization": f"Bearer {AUDIT_TOKEN[:-1]}"}, b"{}", 401),
+    "token with a suffix": ({"Authorization": f"Bearer {AUDIT_TOKEN}x"}, b"{}", 401),
+}
+
+
+@pytest.mark.parametrize("headers, body, status", AUDIT_ATTACKS.values(), ids=AUDIT_ATTACKS.keys())
+def test_audit_service_refuses_unauthenticated_writes(audit, database, headers, body, status):
+    response = requests.post(
+        f"{audit.url}/events",
+        data=body,
+        timeout=10,
+        headers={"Content-Type": "application/json", **headers},
+    )
+    assert_problem(response, status)
+
+
+def event(**fields) -> dict:
+    return {
+        "event_id": "0b6f0f53-8c5a-4c4e-9a54-1f3b8f2d9e01",
+        "occurred_at": "2026-11-25T10:00:00Z",
+        "service": "attacker",
+        "action": "item.create",
+        "resource_type": "item",
+        "status_code": 201,
+        "request_id": "r",
+        **fields,
+    }
+
+
+def deep_details(depth: int) -> dict:
+    details: dict = {}
+    for _ in range(depth):
+        details = {"a": details}
+    return details
+
+
+HOSTILE_EVENTS = {
+    "batch over 500": ([event()] * 501, 400),
+    "body over 4 MiB": ([event(details={"x": "y" * (4 * 1024 * 1024)})], 413),
+    "details nested 40 deep": (event(details=deep_details(40)), 400),
+    "NUL in details": (event(details={"a\u0000": 1}), 400),
+    "SQL in the event id": (event(event_id="1'); DELETE FROM audit_logs;--"), 400),
+    "client_ip with a zone index": (event(client_ip="fe80::1%eth0"), 400),
+    "status code beyond smallint": (event(status_code=70000), 400),
+    "request id over 128": (event(request_id="r" * 129), 400),
+}
+
+
+@pytest.mark.parametrize("body, status", HOSTILE_EVENTS.values(), ids=HOSTILE_EVENTS.keys())
+def test_audit_service_refuses_hostile_events(audit, database, body, status):
+    response = requests.post(
+        f"{audit.url}/events",
+        json=body,
+        timeout=30,
+        headers={"Authorization": f"Bearer {AUDIT_TOKEN}"},
+    )
+    assert_problem(response, status)
+    assert database.query("SELECT count(*) FROM audit_logs WHERE service = 'attacker'") == [(0,)]
+
+
+def test_every_stored_row_is_validated(items, database):
+    """Runs last: after all the attempts above, what the database holds is clean."""
+    for name, description in database.query("SELECT name, description FROM items"):
+        assert 1 <= len(name) <= 200 and name == name.strip()
+        assert len(description) <= 2000
+    wait_for(lambda: outbox_size(database) == 0, timeout=60, message="the outbox to drain")
+    rows = database.query("SELECT request_id, resource_id, service FROM audit_logs")
+    assert rows, "the attempts were audited"
+    for request_id, resource_id, service in rows:
+        assert service == "items-service"
+        assert SAFE_REQUEST_ID.fullmatch(request_id), request_id
+        assert resource_id is None or (len(resource_id) <= 64 and resource_id.isprintable())
