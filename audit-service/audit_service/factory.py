@@ -6,10 +6,11 @@ from audit_service import api
 from audit_service.openapi import DOCUMENT
 from audit_service.settings import Settings
 from service_common.database import Database
+from service_common.gunicorn_settings import THREADS_PER_WORKER
 from service_common.web_app import create_base_app
 
-# gunicorn's gthread workers serve 4 requests at a time.
-MAX_DB_CONNECTIONS = 5
+# A gthread worker serves THREADS_PER_WORKER requests at once; one more for readiness probes.
+MAX_DB_CONNECTIONS = THREADS_PER_WORKER + 1
 # Room for a full batch of 500 events.
 MAX_BODY_BYTES = 4 * 1024 * 1024
 

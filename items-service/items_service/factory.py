@@ -8,10 +8,12 @@ from items_service.openapi import DOCUMENT
 from items_service.outbox_relay import OutboxRelay
 from items_service.settings import Settings
 from service_common.database import Database
+from service_common.gunicorn_settings import THREADS_PER_WORKER
 from service_common.web_app import create_base_app
 
-# gunicorn's gthread workers serve 4 requests at a time; one more for the relay.
-MAX_DB_CONNECTIONS = 6
+# A gthread worker serves THREADS_PER_WORKER requests at once; one connection
+# more for the outbox relay and one for readiness probes.
+MAX_DB_CONNECTIONS = THREADS_PER_WORKER + 2
 MAX_BODY_BYTES = 64 * 1024
 
 

@@ -12,6 +12,7 @@ import json
 import logging
 import random
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -30,8 +31,12 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
 POLL_INTERVAL_SECONDS = 1.0
+# After a wake-up, wait this long so that a burst of requests goes out as one
+# batch rather than as one HTTP call and four round trips per event.
+BATCH_LINGER_SECONDS = 0.02
 FIRST_BACKOFF_SECONDS = 0.5
-MAX_BACKOFF_SECONDS = 30.0
+MAX_BACKOFF_SECONDS = 10.0
+PENDING_GAUGE_INTERVAL_SECONDS = 1.0
 HTTP_TIMEOUT_SECONDS = (2.0, 5.0)  # connect, read
 ERROR_TEXT_MAX_LENGTH = 500
 
@@ -59,6 +64,7 @@ class OutboxRelay:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._gauge_refreshed_at = -PENDING_GAUGE_INTERVAL_SECONDS
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="audit-outbox-relay", daemon=True)
@@ -92,7 +98,8 @@ class OutboxRelay:
                 self._stopping.wait(MAX_BACKOFF_SECONDS)
                 continue
             backoff = 0.0
-            self._wake.wait(POLL_INTERVAL_SECONDS)
+            if self._wake.wait(POLL_INTERVAL_SECONDS):
+                self._stopping.wait(BATCH_LINGER_SECONDS)
             self._wake.clear()
 
     def deliver_pending(self) -> int:
@@ -103,10 +110,12 @@ class OutboxRelay:
             while not self._stopping.is_set():
                 processed, stored = self._deliver_batch()
                 delivered += stored
-                if processed == 0:
+                # A short batch means nothing unclaimed was left when it was taken.
+                if processed < BATCH_SIZE:
                     break
         finally:
-            self._refresh_pending_gauge()
+            if time.monotonic() - self._gauge_refreshed_at >= PENDING_GAUGE_INTERVAL_SECONDS:
+                self._refresh_pending_gauge()
         return delivered
 
     def _deliver_batch(self) -> tuple[int, int]:
@@ -218,6 +227,7 @@ class OutboxRelay:
                     "SELECT count(*) FROM audit_outbox WHERE failed_at IS NULL",
                 )
                 AUDIT_OUTBOX_PENDING.set(cursor.fetchone()[0])
+                self._gauge_refreshed_at = time.monotonic()
                 connection.rollback()
         except (DatabaseUnavailable, psycopg2.Error):
             pass  # The delivery error itself is already being reported.
