@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime
 
 from bench import delivery, machine, pgbench, profile, stack, wrk
+from service_common.gunicorn_settings import THREADS_PER_WORKER
 from tests.support.database import create_database, drop_database
 from tests.support.services import ServiceProcess
 
@@ -102,7 +103,8 @@ def measure(run: Run, seconds: int, with_profile: bool) -> dict:
     report: dict = {
         "machine": machine.describe(database),
         "seconds_per_run": seconds,
-        "gunicorn": "WEB_CONCURRENCY=2, gthread x4, JSON access log (production settings)",
+        "gunicorn": f"WEB_CONCURRENCY=2, gthread x{THREADS_PER_WORKER}, JSON access log"
+        " (production settings)",
         "runs": results,
     }
 
