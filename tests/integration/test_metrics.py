@@ -24,14 +24,15 @@ def test_counters_move_by_exactly_the_traffic_sent(items, audit, database):
     session.post(f"{base}/items", json={"name": ""})  # 400: nothing created
     audited_requests = 5 + 1 + 3 + 2 + 1 + 1 + 1
 
-    wait_for(
-        lambda: (
-            value(scrape(audit.url), "audit_events_processed_total", result="stored")
-            - value(before_audit, "audit_events_processed_total", result="stored")
-            >= audited_requests
-        ),
-        message="the events to reach audit-service",
-    )
+    def delivered_and_backlog_sampled():
+        samples = scrape(base)
+        delivered = value(samples, "audit_events_delivered_total") - value(
+            before_items, "audit_events_delivered_total"
+        )
+        # The backlog gauge is sampled at most once a second by each relay.
+        return delivered >= audited_requests and value(samples, "audit_outbox_pending") == 0
+
+    wait_for(delivered_and_backlog_sampled, message="the events to be delivered")
     after_items, after_audit = scrape(base), scrape(audit.url)
 
     def delta(samples_after, samples_before, name, **labels):
