@@ -82,7 +82,9 @@ class ServiceImage(pulumi.ComponentResource):
             build=docker.DockerBuildArgs(
                 context=args.build_context,
                 dockerfile=f"{args.build_context}/{args.service}/Dockerfile",
-                args=build_args or None,
+                # The content tag doubles as the OCI version label. The git revision
+                # is left to CI: as a build argument here it would rebuild on every commit.
+                args={**build_args, "VERSION": tag},
             ),
             skip_push=not push,
             registry=registry,
