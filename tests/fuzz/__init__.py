@@ -1,1 +1,1 @@
-"""Fuzzing both services from their own OpenAPI documents with schemathesis."""
+"""Fuzzing both services from their own OpenAPI documents, and hostile input over real HTTP."""

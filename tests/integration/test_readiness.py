@@ -5,7 +5,7 @@ import requests
 
 from tests.support.assertions import assert_problem
 from tests.support.network import CuttableProxy
-from tests.support.services import AUDIT_TOKEN, ServiceProcess, items_service, wait_for
+from tests.support.services import audit_service, items_service, wait_for
 
 
 def test_items_service_follows_the_database(database, audit):
@@ -39,13 +39,7 @@ def test_items_service_follows_the_database(database, audit):
 
 def test_audit_service_follows_the_database(database):
     proxy = CuttableProxy("127.0.0.1", 5432)
-    audit = ServiceProcess(
-        "audit-service",
-        {
-            "DATABASE_URL": database.url("audit_service", port=proxy.port),
-            "AUDIT_TOKEN": AUDIT_TOKEN,
-        },
-    ).start()
+    audit = audit_service(database, database_port=proxy.port).start()
     try:
         assert requests.get(f"{audit.url}/readyz").status_code == 200
         proxy.cut()

@@ -1,1 +1,1 @@
-"""Reliability under load, faults and hostile input: real processes on loopback."""
+"""Reliability under load and faults: real processes on loopback."""

@@ -8,12 +8,6 @@ from tests.support.database import TestDatabase, create_database, drop_database
 from tests.support.services import ServiceProcess
 
 
-def on_loopback(service: ServiceProcess) -> ServiceProcess:
-    # gunicorn lets GUNICORN_CMD_ARGS override the config file's 0.0.0.0 bind.
-    service.env["GUNICORN_CMD_ARGS"] = f"--bind 127.0.0.1:{service.port}"
-    return service
-
-
 def audit_rows_per_request(database: TestDatabase) -> Counter:
     return Counter(row[0] for row in database.query("SELECT request_id FROM audit_logs"))
 

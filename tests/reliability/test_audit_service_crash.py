@@ -5,7 +5,7 @@ clean stop with no traffic) to a crash under load, with batches in flight."""
 
 import time
 
-from tests.reliability.conftest import audit_rows_per_request, on_loopback, outbox_size
+from tests.reliability.conftest import audit_rows_per_request, outbox_size
 from tests.reliability.load import SteadyLoad, create_or_list, failures
 from tests.reliability.processes import kill_hard
 from tests.support.metrics import scrape, value
@@ -15,9 +15,9 @@ DOWN_SECONDS = 6
 
 
 def test_no_request_fails_and_no_event_is_lost_or_doubled(database, services):
-    audit = on_loopback(audit_service(database)).start()
+    audit = audit_service(database).start()
     services.append(audit)
-    items = on_loopback(items_service(database, audit.url)).start()
+    items = items_service(database, audit.url).start()
     services.append(items)
 
     with SteadyLoad(create_or_list(items.url)) as load:

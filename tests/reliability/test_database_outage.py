@@ -10,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from tests.reliability.conftest import audit_rows_per_request, on_loopback, outbox_size
+from tests.reliability.conftest import audit_rows_per_request, outbox_size
 from tests.reliability.load import CLIENT_TIMEOUT_SECONDS, SteadyLoad, create_or_list
 from tests.support.network import CuttableProxy
-from tests.support.services import AUDIT_TOKEN, ServiceProcess, items_service, wait_for
+from tests.support.services import ServiceProcess, audit_service, items_service, wait_for
 
 OUTAGE_SECONDS = 5
 
@@ -39,17 +39,9 @@ def ready(service: ServiceProcess) -> bool:
 def test_clients_get_503_during_the_outage_and_both_services_recover(database, services):
     proxy = CuttableProxy("127.0.0.1", 5432)
     try:
-        audit = on_loopback(
-            ServiceProcess(
-                "audit-service",
-                {
-                    "DATABASE_URL": database.url("audit_service", port=proxy.port),
-                    "AUDIT_TOKEN": AUDIT_TOKEN,
-                },
-            )
-        ).start()
+        audit = audit_service(database, database_port=proxy.port).start()
         services.append(audit)
-        items = on_loopback(items_service(database, audit.url, database_port=proxy.port)).start()
+        items = items_service(database, audit.url, database_port=proxy.port).start()
         services.append(items)
 
         with SteadyLoad(create_or_list(items.url)) as load:
@@ -104,7 +96,7 @@ def test_connections_the_database_dropped_while_idle_are_not_reused(database, se
     dead; the first requests afterwards must not be the ones to find out."""
     proxy = CuttableProxy("127.0.0.1", 5432)
     try:
-        items = on_loopback(items_service(database, "http://127.0.0.1:9", database_port=proxy.port))
+        items = items_service(database, "http://127.0.0.1:9", database_port=proxy.port)
         services.append(items.start())
         with ThreadPoolExecutor(max_workers=8) as pool:
             warm = list(

@@ -6,7 +6,7 @@ exactly one audit row although the relays of the old workers stop mid-stream."""
 import os
 import signal
 
-from tests.reliability.conftest import audit_rows_per_request, on_loopback, outbox_size
+from tests.reliability.conftest import audit_rows_per_request, outbox_size
 from tests.reliability.load import SteadyLoad, create_or_list, failures
 from tests.reliability.processes import workers
 from tests.support.services import audit_service, items_service, wait_for
@@ -20,9 +20,9 @@ def replaced(service, old: set[int], how_many: int) -> bool:
 
 
 def test_worker_stop_and_reload_drop_no_request(database, services):
-    audit = on_loopback(audit_service(database)).start()
+    audit = audit_service(database).start()
     services.append(audit)
-    items = on_loopback(items_service(database, audit.url)).start()
+    items = items_service(database, audit.url).start()
     services.append(items)
     original = workers(items)
     assert len(original) == WORKERS

@@ -20,16 +20,29 @@ GUNICORN = Path(sys.executable).with_name("gunicorn")
 
 class ServiceProcess:
     """One service under gunicorn, started the way DESIGN §5 says:
-    `gunicorn --config gunicorn.conf.py app:app` in the service's directory."""
+    `gunicorn --config gunicorn.conf.py app:app` in the service's directory
+    (another directory or config file for the benchmark's variants)."""
 
-    def __init__(self, name: str, env: dict[str, str], port: int | None = None):
+    def __init__(
+        self,
+        name: str,
+        env: dict[str, str],
+        port: int | None = None,
+        directory: Path | None = None,
+        config: Path | str = "gunicorn.conf.py",
+    ):
         self.name = name
         self.port = port or free_port()
+        self.directory = directory or REPOSITORY / name
+        self.config = config
         self.env = {
             "PATH": os.environ["PATH"],
             "PORT": str(self.port),
             "WEB_CONCURRENCY": "2",
             "LOG_LEVEL": "info",
+            # Tests listen on loopback only; gunicorn lets this override the
+            # config file's 0.0.0.0 bind.
+            "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{self.port}",
             **env,
         }
         self.log_path = Path(tempfile.mkstemp(prefix=f"{name}-", suffix=".log")[1])
@@ -42,8 +55,8 @@ class ServiceProcess:
     def start(self, wait: bool = True) -> "ServiceProcess":
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [str(GUNICORN), "--config", "gunicorn.conf.py", "app:app"],
-                cwd=REPOSITORY / self.name,
+                [str(GUNICORN), "--config", str(self.config), "app:app"],
+                cwd=self.directory,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -80,10 +93,15 @@ class ServiceProcess:
         return self.log_path.read_text(errors="replace")
 
 
-def audit_service(database: TestDatabase, port: int | None = None) -> ServiceProcess:
+def audit_service(
+    database: TestDatabase, port: int | None = None, database_port: int | None = None
+) -> ServiceProcess:
     return ServiceProcess(
         "audit-service",
-        {"DATABASE_URL": database.url("audit_service"), "AUDIT_TOKEN": AUDIT_TOKEN},
+        {
+            "DATABASE_URL": database.url("audit_service", port=database_port),
+            "AUDIT_TOKEN": AUDIT_TOKEN,
+        },
         port=port,
     )
 

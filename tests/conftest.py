@@ -1,4 +1,7 @@
-"""Tier 2: both services under gunicorn (2 workers each) on loopback ports, real HTTP."""
+"""Fixtures every tier may use: both services under gunicorn (2 workers each) on
+loopback ports against a throwaway database, shared by the tests of a module.
+Tiers that need something else (tests/services: Flask test clients; tests/reliability:
+a fresh database per test) override them in their own conftest."""
 
 import pytest
 

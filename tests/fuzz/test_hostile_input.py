@@ -12,39 +12,20 @@ import re
 import pytest
 import requests
 
-from tests.reliability.conftest import on_loopback, outbox_size
-from tests.reliability.raw_http import request, send
+from tests.fuzz.raw_http import request, send
 from tests.support.assertions import assert_problem
-from tests.support.database import create_database, drop_database
-from tests.support.services import AUDIT_TOKEN, audit_service, items_service, wait_for
+from tests.support.services import AUDIT_TOKEN, wait_for
 
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 GENERATED_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
 
 
-@pytest.fixture(scope="module")
-def database():
-    database = create_database()
-    yield database
-    drop_database(database)
-
-
-@pytest.fixture(scope="module")
-def audit(database):
-    service = on_loopback(audit_service(database)).start()
-    yield service
-    service.stop()
-
-
-@pytest.fixture(scope="module")
-def items(database, audit):
-    service = on_loopback(items_service(database, audit.url)).start()
-    yield service
-    service.stop()
-
-
 def item_count(database) -> int:
     return database.query("SELECT count(*) FROM items")[0][0]
+
+
+def outbox_size(database) -> int:
+    return database.query("SELECT count(*) FROM audit_outbox")[0][0]
 
 
 def nested(depth: int) -> bytes:
