@@ -184,7 +184,7 @@ def measure(run: Run, seconds: int, with_profile: bool) -> dict:
         TARGET_CONNECTIONS,
         OUTAGE_SECONDS,
     )
-    backlog = delivery.outbox_size(database)
+    backlog = database.count("audit_outbox")
     audit.start()
     report["drain_after_outage"] = {
         "outage_seconds": OUTAGE_SECONDS,

@@ -8,18 +8,10 @@ from tests.support.database import TestDatabase
 POLL_SECONDS = 0.2
 
 
-def outbox_size(database: TestDatabase) -> int:
-    return database.query("SELECT count(*) FROM audit_outbox")[0][0]
-
-
-def stored_count(database: TestDatabase) -> int:
-    return database.query("SELECT count(*) FROM audit_logs")[0][0]
-
-
 def wait_for_empty_outbox(database: TestDatabase, timeout: float) -> float:
     """Seconds until the outbox is empty; TimeoutError past `timeout`."""
     started = time.monotonic()
-    while outbox_size(database) > 0:
+    while database.count("audit_outbox") > 0:
         if time.monotonic() - started > timeout:
             raise TimeoutError(f"the outbox did not drain within {timeout}s")
         time.sleep(POLL_SECONDS)
@@ -57,15 +49,15 @@ def drain(database: TestDatabase, backlog: int, timeout: float) -> dict:
     """Watches a backlog of `backlog` events drain after audit-service came back:
     how long until the first delivery (the relay's back-off), and the rate after."""
     started = time.monotonic()
-    stored_before = stored_count(database)
+    stored_before = database.count("audit_logs")
     first_delivery = None
     while True:
         elapsed = time.monotonic() - started
         if elapsed > timeout:
             raise TimeoutError(f"the backlog did not drain within {timeout}s")
-        if first_delivery is None and stored_count(database) > stored_before:
+        if first_delivery is None and database.count("audit_logs") > stored_before:
             first_delivery = elapsed
-        if outbox_size(database) == 0:
+        if database.count("audit_outbox") == 0:
             break
         time.sleep(POLL_SECONDS)
     first_delivery = first_delivery if first_delivery is not None else elapsed

@@ -22,8 +22,13 @@ def items(database: TestDatabase, audit_url: str) -> ServiceProcess:
 
 def items_without_relay(database: TestDatabase, audit_url: str) -> ServiceProcess:
     template = items_service(database, audit_url)
+    # The template's environment names its port, so the process keeps that port.
     return ServiceProcess(
-        template.name, template.env, directory=REPOSITORY / "items-service", config=RELAY_OFF_CONFIG
+        template.name,
+        template.env,
+        port=template.port,
+        directory=REPOSITORY / "items-service",
+        config=RELAY_OFF_CONFIG,
     )
 
 

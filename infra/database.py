@@ -183,18 +183,15 @@ class Postgres(pulumi.ComponentResource):
                 ),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=pods.labels(NAME)),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        automount_service_account_token=False,
-                        enable_service_links=False,
-                        security_context=pods.pod_security_context(),
-                        # Postgres finishes its transactions on SIGTERM (smart shutdown).
-                        termination_grace_period_seconds=60,
-                        containers=[container],
-                        volumes=[
+                    spec=pods.pod_spec(
+                        [container],
+                        [
                             pods.empty_dir("run", "16Mi", memory=True),
                             pods.empty_dir("tmp", "256Mi"),
                             pods.secret_volume("admin-secret", secret.metadata.name),
                         ],
+                        # Postgres finishes its transactions on SIGTERM (smart shutdown).
+                        grace_seconds=60,
                     ),
                 ),
                 volume_claim_templates=[

@@ -102,18 +102,8 @@ class Monitoring(pulumi.ComponentResource):
         )
         config_data = {"prometheus.yml": monitoring.prometheus_config(args.namespace_name)}
         rules_data = monitoring.alert_rules()
-        config = k8s.core.v1.ConfigMap(
-            "prometheus-config",
-            metadata=pods.metadata("prometheus-config", namespace),
-            data=config_data,
-            opts=child,
-        )
-        rules = k8s.core.v1.ConfigMap(
-            "prometheus-rules",
-            metadata=pods.metadata("prometheus-rules", namespace),
-            data=rules_data,
-            opts=child,
-        )
+        config = _config_map("prometheus-config", namespace, config_data, child)
+        rules = _config_map("prometheus-rules", namespace, rules_data, child)
         container = k8s.core.v1.ContainerArgs(
             name=name,
             image=PROMETHEUS_IMAGE,
@@ -148,20 +138,17 @@ class Monitoring(pulumi.ComponentResource):
                         # A new config or rule set rolls the server, which reads them at start.
                         annotations={CONFIG_HASH_ANNOTATION: content_hash(config_data, rules_data)},
                     ),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        service_account_name=account.metadata.name,
-                        # Pod discovery authenticates with this token.
-                        automount_service_account_token=True,
-                        enable_service_links=False,
-                        security_context=pods.pod_security_context(),
-                        termination_grace_period_seconds=30,
-                        containers=[container],
-                        volumes=[
+                    spec=pods.pod_spec(
+                        [container],
+                        [
                             pods.config_map_volume("config", config.metadata.name),
                             pods.config_map_volume("rules", rules.metadata.name),
                             # Metrics live as long as the pod: a local demo, not an archive.
                             pods.empty_dir("data", "2Gi"),
                         ],
+                        grace_seconds=30,
+                        # Pod discovery authenticates with this account's token.
+                        service_account=account.metadata.name,
                     ),
                 ),
             ),
@@ -189,24 +176,9 @@ class Monitoring(pulumi.ComponentResource):
         }
         providers_data = {"dashboards.yml": monitoring.grafana_dashboard_providers(DASHBOARDS_DIR)}
         dashboards_data = monitoring.dashboards()
-        datasources = k8s.core.v1.ConfigMap(
-            "grafana-datasources",
-            metadata=pods.metadata("grafana-datasources", namespace),
-            data=datasources_data,
-            opts=child,
-        )
-        providers = k8s.core.v1.ConfigMap(
-            "grafana-dashboard-providers",
-            metadata=pods.metadata("grafana-dashboard-providers", namespace),
-            data=providers_data,
-            opts=child,
-        )
-        dashboards = k8s.core.v1.ConfigMap(
-            "grafana-dashboards",
-            metadata=pods.metadata("grafana-dashboards", namespace),
-            data=dashboards_data,
-            opts=child,
-        )
+        datasources = _config_map("grafana-datasources", namespace, datasources_data, child)
+        providers = _config_map("grafana-dashboard-providers", namespace, providers_data, child)
+        dashboards = _config_map("grafana-dashboards", namespace, dashboards_data, child)
         env = {
             "GF_SECURITY_ADMIN_USER": "admin",
             "GF_SECURITY_ADMIN_PASSWORD__FILE": "/run/secrets/grafana/admin-password",
@@ -256,13 +228,9 @@ class Monitoring(pulumi.ComponentResource):
                             )
                         },
                     ),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        automount_service_account_token=False,
-                        enable_service_links=False,
-                        security_context=pods.pod_security_context(),
-                        termination_grace_period_seconds=30,
-                        containers=[container],
-                        volumes=[
+                    spec=pods.pod_spec(
+                        [container],
+                        [
                             pods.secret_volume("admin-secret", secret.metadata.name),
                             pods.config_map_volume("datasources", datasources.metadata.name),
                             pods.config_map_volume("dashboard-providers", providers.metadata.name),
@@ -270,9 +238,16 @@ class Monitoring(pulumi.ComponentResource):
                             pods.empty_dir("data", "512Mi"),
                             pods.empty_dir("tmp"),
                         ],
+                        grace_seconds=30,
                     ),
                 ),
             ),
             opts=child,
         )
         self._node_port_service(name, namespace, GRAFANA_PORT, args.grafana_node_port)
+
+
+def _config_map(name: str, namespace, data: dict[str, str], opts) -> k8s.core.v1.ConfigMap:
+    return k8s.core.v1.ConfigMap(
+        name, metadata=pods.metadata(name, namespace), data=data, opts=opts
+    )

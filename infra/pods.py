@@ -66,6 +66,29 @@ def pod_security_context() -> k8s.core.v1.PodSecurityContextArgs:
     )
 
 
+def pod_spec(
+    containers: list,
+    volumes: list,
+    *,
+    grace_seconds: int | None = None,
+    service_account=None,
+    **fields,
+) -> k8s.core.v1.PodSpecArgs:
+    """A pod spec with the DESIGN §7 baseline: non-root, seccomp RuntimeDefault,
+    no Service environment variables, and no API token unless the pod runs
+    under a service account of its own (which it then needs)."""
+    return k8s.core.v1.PodSpecArgs(
+        service_account_name=service_account,
+        automount_service_account_token=service_account is not None,
+        enable_service_links=False,
+        security_context=pod_security_context(),
+        termination_grace_period_seconds=grace_seconds,
+        containers=containers,
+        volumes=volumes,
+        **fields,
+    )
+
+
 def container_security_context() -> k8s.core.v1.SecurityContextArgs:
     return k8s.core.v1.SecurityContextArgs(
         allow_privilege_escalation=False,

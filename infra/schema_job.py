@@ -116,18 +116,15 @@ class SchemaJob(pulumi.ComponentResource):
                 active_deadline_seconds=900,
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=pods.labels(NAME)),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        restart_policy="Never",
-                        automount_service_account_token=False,
-                        enable_service_links=False,
-                        security_context=pods.pod_security_context(),
-                        containers=[container],
-                        volumes=[
+                    spec=pods.pod_spec(
+                        [container],
+                        [
                             pods.config_map_volume("schema", scripts.metadata.name),
                             pods.secret_volume("admin-secret", args.endpoint.admin_secret_name),
                             pods.secret_volume("roles-secret", roles.metadata.name),
                             pods.empty_dir("tmp"),
                         ],
+                        restart_policy="Never",
                     ),
                 ),
             ),

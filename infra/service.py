@@ -92,11 +92,13 @@ class FlaskService(pulumi.ComponentResource):
                             "prometheus.io/path": "/metrics",
                         },
                     ),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        automount_service_account_token=False,
-                        enable_service_links=False,
-                        security_context=pods.pod_security_context(),
-                        termination_grace_period_seconds=GRACE_SECONDS,
+                    spec=pods.pod_spec(
+                        [container],
+                        [
+                            pods.secret_volume("secrets", secret.metadata.name),
+                            pods.empty_dir("tmp"),
+                        ],
+                        grace_seconds=GRACE_SECONDS,
                         # Replicas on different nodes where there are several.
                         topology_spread_constraints=[
                             k8s.core.v1.TopologySpreadConstraintArgs(
@@ -107,11 +109,6 @@ class FlaskService(pulumi.ComponentResource):
                                     match_labels=pod_labels
                                 ),
                             )
-                        ],
-                        containers=[container],
-                        volumes=[
-                            pods.secret_volume("secrets", secret.metadata.name),
-                            pods.empty_dir("tmp"),
                         ],
                     ),
                 ),

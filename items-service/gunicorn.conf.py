@@ -1,19 +1,12 @@
 """gunicorn settings for items-service (DESIGN §5)."""
 
 from items_service.settings import Settings
-from service_common.config import ConfigError
-from service_common.gunicorn_settings import exit_on_config_error, gunicorn_settings
+from service_common.gunicorn_settings import gunicorn_settings
 
 SERVICE_NAME = "items-service"
 RELAY_STOP_SECONDS = 10
 
-# Fail here, in the master, with one clear line, rather than in every worker.
-try:
-    Settings.from_env()
-except ConfigError as error:
-    exit_on_config_error(SERVICE_NAME, error)
-
-globals().update(gunicorn_settings(SERVICE_NAME, default_port=8080))
+globals().update(gunicorn_settings(SERVICE_NAME, 8080, Settings.from_env))
 
 
 def post_worker_init(worker):

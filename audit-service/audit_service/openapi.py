@@ -1,9 +1,7 @@
 """The OpenAPI 3.1 document of audit-service, served at /openapi.json."""
 
-from audit_service.validation import MAX_BATCH
-from service_common.openapi import PROBLEM_SCHEMA, operational_paths, problem_responses
-
-NO_NUL = "^[^\\u0000]*$"
+from audit_service.validation import ACTION, MAX_BATCH, REQUIRED
+from service_common.openapi import NO_NUL, PROBLEM_SCHEMA, operational_paths, problem_responses
 
 
 def _text(max_length: int) -> dict:
@@ -28,15 +26,7 @@ STORABLE_JSON = {
 EVENT = {
     "type": "object",
     "additionalProperties": False,
-    "required": [
-        "event_id",
-        "occurred_at",
-        "service",
-        "action",
-        "resource_type",
-        "status_code",
-        "request_id",
-    ],
+    "required": list(REQUIRED),
     "properties": {
         "event_id": {"type": "string", "format": "uuid"},
         "occurred_at": {
@@ -48,7 +38,7 @@ EVENT = {
         "action": {
             "type": "string",
             "maxLength": 64,
-            "pattern": "^[a-z][a-z0-9_-]*\\.[a-z][a-z0-9_.-]*$",
+            "pattern": f"^{ACTION.pattern}$",
             "examples": ["item.create"],
         },
         "resource_type": _text(64),

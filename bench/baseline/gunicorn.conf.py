@@ -2,4 +2,5 @@
 
 from service_common.gunicorn_settings import gunicorn_settings
 
-globals().update(gunicorn_settings("bench-baseline", default_port=8090))
+# The baseline app has no settings of its own to check.
+globals().update(gunicorn_settings("bench-baseline", 8090, lambda: None))

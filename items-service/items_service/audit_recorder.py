@@ -6,11 +6,10 @@ import logging
 import uuid
 from datetime import UTC, datetime
 
-import psycopg2
 from flask import Flask, g, request
 
 from items_service import request_transaction
-from service_common.database import DatabaseUnavailable, execute
+from service_common.database import UNAVAILABLE_ERRORS, execute
 from service_common.problems import database_unavailable_response
 from service_common.request_ids import current_request_id
 
@@ -90,7 +89,7 @@ def register_audit_recorder(app: Flask, on_recorded) -> None:
                     (event["event_id"], json.dumps(event)),
                 )
             request_transaction.commit()
-        except (DatabaseUnavailable, psycopg2.OperationalError, psycopg2.InterfaceError) as error:
+        except UNAVAILABLE_ERRORS as error:
             log.warning("request not recorded, database unavailable: %s", str(error).strip())
             return database_unavailable_response()
         on_recorded()

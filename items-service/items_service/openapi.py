@@ -4,10 +4,15 @@ It is the contract clients and the fuzzing tests rely on: every status a
 route can answer is listed, with its body and headers.
 """
 
-from service_common.openapi import PROBLEM_SCHEMA, operational_paths, problem_responses
+from items_service.validation import (
+    DEFAULT_LIMIT,
+    DESCRIPTION_MAX_LENGTH,
+    MAX_ID,
+    MAX_LIMIT,
+    NAME_MAX_LENGTH,
+)
+from service_common.openapi import NO_NUL, PROBLEM_SCHEMA, operational_paths, problem_responses
 
-MAX_ID = 2**63 - 1
-NO_NUL = "^[^\\u0000]*$"
 # At least one character that is not whitespace, and no NUL anywhere.
 NAME_PATTERN = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
 
@@ -17,8 +22,8 @@ ITEM = {
     "additionalProperties": False,
     "properties": {
         "id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
-        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-        "description": {"type": "string", "maxLength": 2000},
+        "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX_LENGTH},
+        "description": {"type": "string", "maxLength": DESCRIPTION_MAX_LENGTH},
         "created_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
     },
@@ -31,11 +36,16 @@ ITEM_INPUT = {
         "name": {
             "type": "string",
             "minLength": 1,
-            "maxLength": 200,
+            "maxLength": NAME_MAX_LENGTH,
             "pattern": NAME_PATTERN,
             "description": "Stored without leading and trailing whitespace.",
         },
-        "description": {"type": "string", "maxLength": 2000, "pattern": NO_NUL, "default": ""},
+        "description": {
+            "type": "string",
+            "maxLength": DESCRIPTION_MAX_LENGTH,
+            "pattern": NO_NUL,
+            "default": "",
+        },
     },
 }
 ITEM_ID_PARAMETER = {
@@ -95,7 +105,12 @@ DOCUMENT = {
                         "name": "limit",
                         "in": "query",
                         "required": False,
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
+                        "schema": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": MAX_LIMIT,
+                            "default": DEFAULT_LIMIT,
+                        },
                     },
                     {
                         "name": "after",
@@ -122,7 +137,7 @@ DOCUMENT = {
                             "application/json": {
                                 "schema": {
                                     "type": "array",
-                                    "maxItems": 500,
+                                    "maxItems": MAX_LIMIT,
                                     "items": {"$ref": "#/components/schemas/Item"},
                                 }
                             }

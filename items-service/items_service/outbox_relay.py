@@ -139,10 +139,10 @@ class OutboxRelay:
                     self._delete(cursor, [row_id for row_id, _ in pending])
                     break
                 if answer.rejected:
-                    rejected = [
-                        row for index, row in enumerate(pending) if index in answer.rejected
-                    ]
-                    self._mark_rejected(cursor, rejected, pending, answer.rejected)
+                    self._mark_rejected(
+                        cursor,
+                        [(*pending[index], reason) for index, reason in answer.rejected.items()],
+                    )
                     pending = [
                         row for index, row in enumerate(pending) if index not in answer.rejected
                     ]
@@ -193,22 +193,22 @@ class OutboxRelay:
         for (lag,) in cursor.fetchall():
             AUDIT_DELIVERY_LAG.observe(float(lag))
 
-    def _mark_rejected(self, cursor, rejected_rows, pending, reasons: dict[int, str]) -> None:
-        by_id = {pending[index][0]: reason for index, reason in reasons.items()}
-        for row_id, payload in rejected_rows:
+    def _mark_rejected(self, cursor, rejected: list[tuple[int, dict, str]]) -> None:
+        """Keep each (row id, event, reason) in the outbox, marked failed: never retried."""
+        for row_id, event, reason in rejected:
             log.error(
                 "audit event %s rejected by audit-service and kept in the outbox: %s",
-                payload.get("event_id"),
-                by_id[row_id],
+                event.get("event_id"),
+                reason,
             )
             execute(
                 cursor,
                 "outbox_mark_failed",
                 "UPDATE audit_outbox SET failed_at = now(), attempts = attempts + 1,"
                 " last_error = %s WHERE id = %s",
-                (by_id[row_id][:ERROR_TEXT_MAX_LENGTH], row_id),
+                (reason[:ERROR_TEXT_MAX_LENGTH], row_id),
             )
-        AUDIT_DELIVERY_FAILURES.labels("rejected").inc(len(rejected_rows))
+        AUDIT_DELIVERY_FAILURES.labels("rejected").inc(len(rejected))
 
     def _record_attempt(self, cursor, rows, description: str) -> None:
         execute(

@@ -38,6 +38,10 @@ class DatabaseUnavailable(Exception):
     """No connection could be had in time."""
 
 
+# What "the database is unreachable" looks like to a caller: answered with 503.
+UNAVAILABLE_ERRORS = (DatabaseUnavailable, psycopg2.OperationalError, psycopg2.InterfaceError)
+
+
 class Database:
     def __init__(self, dsn: str, *, max_connections: int, application_name: str):
         self._dsn = dsn

@@ -1,8 +1,8 @@
 """gunicorn settings shared by both services.
 
-A service's gunicorn.conf.py validates its own settings, then takes these
-with `globals().update(gunicorn_settings(...))`: gunicorn reads its settings
-from the config module's globals.
+A service's gunicorn.conf.py takes these with
+`globals().update(gunicorn_settings(...))`: gunicorn reads its settings from
+the config module's globals.
 """
 
 import glob
@@ -10,6 +10,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 
 from gunicorn.glogging import Logger
 
@@ -67,13 +68,18 @@ def wipe_metrics_directory(directory: str) -> None:
         os.remove(path)
 
 
-def gunicorn_settings(service_name: str, default_port: int) -> dict:
+def gunicorn_settings(
+    service_name: str, default_port: int, load_service_settings: Callable[[], object]
+) -> dict:
+    """The settings, after checking the service's own: a bad one stops the master
+    here with one clear line, rather than every worker with a traceback."""
     try:
+        load_service_settings()
         port = config.integer(os.environ, "PORT", default_port, 1, 65535)
         workers = config.integer(os.environ, "WEB_CONCURRENCY", 2, 1, 64)
         level = config.log_level(os.environ)
     except config.ConfigError as error:
-        exit_on_config_error(service_name, error)
+        sys.exit(f"{service_name}: configuration error: {error}")
 
     answer_protocol_errors_with_problems()
     metrics_directory, private = prepare_metrics_directory(service_name)
@@ -114,8 +120,3 @@ def gunicorn_settings(service_name: str, default_port: int) -> dict:
         "on_exit": on_exit,
         "child_exit": child_exit,
     }
-
-
-def exit_on_config_error(service_name: str, error: config.ConfigError) -> None:
-    """One clear line on stderr and exit status 1, before any worker starts."""
-    sys.exit(f"{service_name}: configuration error: {error}")

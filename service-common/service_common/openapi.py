@@ -1,5 +1,8 @@
 """OpenAPI 3.1 pieces both services' documents share."""
 
+# PostgreSQL text holds no NUL character, so the services refuse it.
+NO_NUL = "^[^\\u0000]*$"
+
 PROBLEM_SCHEMA = {
     "type": "object",
     "description": "RFC 9457 problem details.",

@@ -4,11 +4,10 @@ import json
 import logging
 from http import HTTPStatus
 
-import psycopg2
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
-from service_common.database import DatabaseUnavailable
+from service_common.database import UNAVAILABLE_ERRORS
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -62,12 +61,12 @@ def register_error_handlers(app: Flask) -> None:
         headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
         return problem_response(error.code or 500, error.description or "", headers=headers)
 
-    @app.errorhandler(DatabaseUnavailable)
-    @app.errorhandler(psycopg2.OperationalError)
-    @app.errorhandler(psycopg2.InterfaceError)
     def handle_database_unavailable(error: Exception):
         log.warning("database unavailable: %s", str(error).strip())
         return database_unavailable_response()
+
+    for error_class in UNAVAILABLE_ERRORS:
+        app.register_error_handler(error_class, handle_database_unavailable)
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):

@@ -20,14 +20,6 @@ SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 GENERATED_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
 
 
-def item_count(database) -> int:
-    return database.query("SELECT count(*) FROM items")[0][0]
-
-
-def outbox_size(database) -> int:
-    return database.query("SELECT count(*) FROM audit_outbox")[0][0]
-
-
 def nested(depth: int) -> bytes:
     return b'{"name": ' + b"[" * depth + b"]" * depth + b"}"
 
@@ -62,7 +54,7 @@ HOSTILE_BODIES = {
 
 @pytest.mark.parametrize("body, status", HOSTILE_BODIES.values(), ids=HOSTILE_BODIES.keys())
 def test_hostile_bodies_are_refused_with_problems(items, database, body, status):
-    before = item_count(database)
+    before = database.count("items")
     created = requests.post(
         f"{items.url}/items", data=body, timeout=10, headers={"Content-Type": "application/json"}
     )
@@ -75,7 +67,7 @@ def test_hostile_bodies_are_refused_with_problems(items, database, body, status)
         headers={"Content-Type": "application/json"},
     )
     assert_problem(replaced, status)
-    assert item_count(database) == before + 1, "only the valid target item was stored"
+    assert database.count("items") == before + 1, "only the valid target item was stored"
     stored = requests.get(f"{items.url}/items/{existing['id']}", timeout=10).json()
     assert stored["name"] == "target"
 
@@ -91,13 +83,13 @@ def test_hostile_bodies_are_refused_with_problems(items, database, body, status)
     ],
 )
 def test_bodies_that_are_not_json_are_refused(items, database, content_type):
-    before = item_count(database)
+    before = database.count("items")
     headers = {"Content-Type": content_type} if content_type else {}
     response = requests.post(
         f"{items.url}/items", data=b'{"name": "a"}', headers=headers, timeout=10
     )
     assert_problem(response, 415)
-    assert item_count(database) == before
+    assert database.count("items") == before
 
 
 HOSTILE_IDS = [
@@ -120,13 +112,13 @@ HOSTILE_IDS = [
 
 @pytest.mark.parametrize("item_id", HOSTILE_IDS, ids=lambda raw: raw[:24])
 def test_hostile_item_ids_are_not_found(items, database, item_id):
-    before = item_count(database)
+    before = database.count("items")
     for method in ("GET", "PUT", "DELETE"):
         response = requests.request(
             method, f"{items.url}/items/{item_id}", json={"name": "a"}, timeout=10
         )
         assert_problem(response, 404)
-    assert item_count(database) == before
+    assert database.count("items") == before
 
 
 HOSTILE_QUERIES = [
@@ -185,14 +177,14 @@ MALFORMED_REQUESTS = {
 
 @pytest.mark.parametrize("raw", MALFORMED_REQUESTS.values(), ids=MALFORMED_REQUESTS.keys())
 def test_malformed_requests_get_problems_from_gunicorn_too(items, database, raw):
-    before = item_count(database)
+    before = database.count("items")
     response = send(items.port, raw)
     assert response.status is not None and 400 <= response.status < 500, response
     assert response.headers["content-type"] == "application/problem+json", response
     problem = json.loads(response.body)
     assert problem["status"] == response.status and problem["detail"]
     assert "set-cookie" not in response.headers
-    assert item_count(database) == before
+    assert database.count("items") == before
 
 
 SMUGGLING_ATTEMPTS = {
@@ -213,14 +205,14 @@ SMUGGLING_ATTEMPTS = {
 
 @pytest.mark.parametrize("raw", SMUGGLING_ATTEMPTS.values(), ids=SMUGGLING_ATTEMPTS.keys())
 def test_request_smuggling_attempts_store_nothing(items, database, raw):
-    before = item_count(database)
+    before = database.count("items")
     response = send(items.port, raw)
     # gunicorn refuses these; its answer may be lost when it closes a socket
     # that still holds unread body bytes, so "no answer" is a refusal too.
     if response.status is not None:
         assert response.status == 400, response
         assert response.headers["content-type"] == "application/problem+json"
-    assert item_count(database) == before
+    assert database.count("items") == before
 
 
 UNSAFE_REQUEST_IDS = [
@@ -347,7 +339,7 @@ def test_every_stored_row_is_validated(items, database):
     for name, description in database.query("SELECT name, description FROM items"):
         assert 1 <= len(name) <= 200 and name == name.strip()
         assert len(description) <= 2000
-    wait_for(lambda: outbox_size(database) == 0, timeout=60, message="the outbox to drain")
+    wait_for(lambda: database.count("audit_outbox") == 0, timeout=60, message="the outbox to drain")
     rows = database.query("SELECT request_id, resource_id, service FROM audit_logs")
     assert rows, "the attempts were audited"
     for request_id, resource_id, service in rows:

@@ -26,10 +26,6 @@ def audit_rows(database) -> list[dict]:
     return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
-def outbox_size(database) -> int:
-    return database.query("SELECT count(*) FROM audit_outbox")[0][0]
-
-
 @pytest.fixture
 def item_id(items, database, deliver):
     """An existing item, its own audit event already delivered and cleared."""
@@ -74,7 +70,7 @@ def test_each_request_under_items_is_audited_exactly_once(
     assert row["status_code"] == status
     assert row["request_id"] == "trace-me-1"
     assert (row["service"], row["resource_type"]) == ("items-service", "item")
-    assert outbox_size(database) == 0
+    assert database.count("audit_outbox") == 0
 
 
 def test_event_details_describe_the_operation(items, database, deliver):
@@ -141,7 +137,7 @@ def test_a_wrong_token_keeps_events_in_the_outbox(items, database, items_app, au
     with pytest.raises(DeliveryFailed, match="401"):
         relay.deliver_pending()
 
-    assert outbox_size(database) == 1
+    assert database.count("audit_outbox") == 1
 
 
 def test_a_rejected_event_is_isolated_and_the_rest_delivered(items, database, deliver):

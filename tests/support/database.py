@@ -7,6 +7,7 @@ from pathlib import Path
 
 import psycopg2
 import psycopg2.extensions
+from psycopg2 import sql
 
 SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 SCHEMA = Path(__file__).resolve().parents[2] / "database" / "schema.sql"
@@ -34,6 +35,9 @@ class TestDatabase:
         with closing(self.connect()) as connection, connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
+
+    def count(self, table: str) -> int:
+        return self.query(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))[0][0]
 
     def apply_schema(self) -> None:
         with closing(self.connect()) as connection, connection.cursor() as cursor:
