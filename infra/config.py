@@ -1,26 +1,35 @@
 """The stack's configuration, read once into a typed, validated object.
 
-Every key is optional; the defaults deploy to the local kind cluster that
-`make up` creates from kind/cluster.yaml. `infra/README-deploy.md` documents them.
+Every key is optional and its default lives here once, as the field's default;
+the defaults deploy to the local kind cluster that `make up` creates from
+kind/cluster.yaml. The README's configuration table documents each key.
 """
 
+import dataclasses
+import re
 from dataclasses import dataclass
 
 import pulumi
+
+PROJECT = "items-audit"
 
 # Where the images go and how the cluster reaches them.
 CLUSTER_KINDS = ("kind", "minikube", "docker-desktop", "remote")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
-# kind/cluster.yaml maps these node ports to the host ports below.
-KIND_HOST_PORTS = {30080: 8080, 30300: 3000, 30090: 9090}
+# The NodePorts of the three published Services: fixed, because kind/cluster.yaml
+# maps them to the host ports below.
+ITEMS_NODE_PORT = 30080
+GRAFANA_NODE_PORT = 30300
+PROMETHEUS_NODE_PORT = 30090
+KIND_HOST_PORTS = {ITEMS_NODE_PORT: 8080, GRAFANA_NODE_PORT: 3000, PROMETHEUS_NODE_PORT: 9090}
 
+# A namespace name is an RFC 1123 DNS label; a size a Kubernetes quantity in bytes.
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+STORAGE_SIZE = re.compile(r"[1-9][0-9]*(Ki|Mi|Gi|Ti)")
 
-@dataclass(frozen=True)
-class NodePorts:
-    items: int = 30080
-    grafana: int = 30300
-    prometheus: int = 30090
+# Keys whose value is a secret (`pulumi config set --secret`).
+SECRET_KEYS = frozenset({"registry_password", "database_url"})
 
 
 @dataclass(frozen=True)
@@ -28,8 +37,9 @@ class StackConfig:
     namespace: str = "items-audit"
     cluster: str = "kind"
     kind_cluster_name: str = "items-audit"
-    # The kubeconfig context to deploy to; None means the current context.
-    kube_context: str | None = "kind-items-audit"
+    # The kubeconfig context to deploy to; unset: kind-<kind_cluster_name> on kind,
+    # else the kubeconfig's current context.
+    kube_context: str | None = None
     # For cluster "remote": images are pushed to IMAGE_REGISTRY/items-service etc.
     image_registry: str | None = None
     registry_username: str | None = None
@@ -44,11 +54,18 @@ class StackConfig:
     postgres_storage: str = "1Gi"
     storage_class: str | None = None
     monitoring: bool = True
-    node_ports: NodePorts = NodePorts()
     # Host name the node ports are reached at (e.g. `minikube ip`).
     public_host: str = "localhost"
 
     def __post_init__(self):
+        if not DNS_LABEL.fullmatch(self.namespace):
+            raise ValueError(
+                f"namespace must be a lowercase DNS label (a-z, 0-9, '-'), not {self.namespace!r}"
+            )
+        if not STORAGE_SIZE.fullmatch(self.postgres_storage):
+            raise ValueError(
+                f"postgres_storage must be a size like 1Gi or 512Mi, not {self.postgres_storage!r}"
+            )
         if self.cluster not in CLUSTER_KINDS:
             raise ValueError(
                 f"cluster must be one of {', '.join(CLUSTER_KINDS)}, not {self.cluster!r}"
@@ -68,6 +85,13 @@ class StackConfig:
         if self.audit_replicas < 1:
             raise ValueError("audit_replicas must be at least 1")
 
+    @property
+    def context(self) -> str | None:
+        """The kubeconfig context the provider uses (None: the current context)."""
+        if self.kube_context is None and self.cluster == "kind":
+            return f"kind-{self.kind_cluster_name}"
+        return self.kube_context
+
     def public_port(self, node_port: int) -> int:
         """The port a browser on the host uses for a NodePort Service."""
         if self.cluster == "kind":
@@ -79,25 +103,31 @@ class StackConfig:
 
 
 def load() -> StackConfig:
+    """The stack's settings; a key that is not one of them stops the program, so
+    that a misspelt key is not silently ignored."""
     config = pulumi.Config()
-    cluster = config.get("cluster") or "kind"
-    kind_cluster_name = config.get("kind_cluster_name") or "items-audit"
-    default_context = f"kind-{kind_cluster_name}" if cluster == "kind" else None
-    return StackConfig(
-        namespace=config.get("namespace") or "items-audit",
-        cluster=cluster,
-        kind_cluster_name=kind_cluster_name,
-        kube_context=config.get("kube_context") or default_context,
-        image_registry=config.get("image_registry"),
-        registry_username=config.get("registry_username"),
-        registry_password=config.get_secret("registry_password"),
-        python_image=config.get("python_image"),
-        items_replicas=config.get_int("items_replicas") or 2,
-        audit_replicas=config.get_int("audit_replicas") or 2,
-        log_level=config.get("log_level") or "info",
-        database_url=config.get_secret("database_url"),
-        postgres_storage=config.get("postgres_storage") or "1Gi",
-        storage_class=config.get("storage_class"),
-        monitoring=config.get_bool("monitoring") is not False,
-        public_host=config.get("public_host") or "localhost",
+    fields = {field.name: field for field in dataclasses.fields(StackConfig)}
+    given = {*pulumi.runtime.config.CONFIG.get(), *pulumi.runtime.config.get_config_env()}
+    unknown = sorted(
+        key.split(":", 1)[1]
+        for key in given
+        if key.startswith(f"{PROJECT}:") and key.split(":", 1)[1] not in fields
     )
+    if unknown:
+        raise ValueError(f"unknown stack setting(s): {', '.join(unknown)}")
+    settings = {}
+    for name, field in fields.items():
+        value = _read(config, name, field.type)
+        if value is not None:
+            settings[name] = value
+    return StackConfig(**settings)
+
+
+def _read(config: pulumi.Config, name: str, type_) -> object:
+    if name in SECRET_KEYS:
+        return config.get_secret(name)
+    if type_ is int:
+        return config.get_int(name)
+    if type_ is bool:
+        return config.get_bool(name)
+    return config.get(name)

@@ -50,7 +50,7 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
     cfg = cfg or stack_config.load()
     sources = sources or Sources.from_repo()
 
-    provider = k8s.Provider("kubernetes", context=cfg.kube_context)
+    provider = k8s.Provider("kubernetes", context=cfg.context)
     k8s_opts = pulumi.ResourceOptions(provider=provider)
     namespace = k8s.core.v1.Namespace(
         "namespace",
@@ -146,7 +146,7 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
             audit_token=audit_token.result,
             log_level=cfg.log_level,
             env={"AUDIT_SERVICE_URL": f"http://audit-service:{AUDIT_PORT}"},
-            node_port=cfg.node_ports.items,
+            node_port=stack_config.ITEMS_NODE_PORT,
             depends_on=[schema.job, *items_image.ready],
         ),
         opts=in_ns,
@@ -167,20 +167,20 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
     )
 
     pulumi.export("namespace", ns)
-    pulumi.export("items_url", cfg.public_url(cfg.node_ports.items))
+    pulumi.export("items_url", cfg.public_url(stack_config.ITEMS_NODE_PORT))
     if cfg.monitoring:
         observability = Monitoring(
             "monitoring",
             MonitoringArgs(
                 namespace=ns,
                 namespace_name=cfg.namespace,
-                prometheus_node_port=cfg.node_ports.prometheus,
-                grafana_node_port=cfg.node_ports.grafana,
+                prometheus_node_port=stack_config.PROMETHEUS_NODE_PORT,
+                grafana_node_port=stack_config.GRAFANA_NODE_PORT,
             ),
             opts=in_ns,
         )
-        pulumi.export("grafana_url", cfg.public_url(cfg.node_ports.grafana))
-        pulumi.export("prometheus_url", cfg.public_url(cfg.node_ports.prometheus))
+        pulumi.export("grafana_url", cfg.public_url(stack_config.GRAFANA_NODE_PORT))
+        pulumi.export("prometheus_url", cfg.public_url(stack_config.PROMETHEUS_NODE_PORT))
         pulumi.export(
             "grafana_admin_password", pulumi.Output.secret(observability.grafana_admin_password)
         )

@@ -1,5 +1,7 @@
 """Stack outputs, and what other stack configurations change."""
 
+import re
+
 import pytest
 from k8s_objects import find
 
@@ -77,14 +79,23 @@ def test_monitoring_can_be_left_out():
 
 
 @pytest.mark.parametrize(
-    "config, message",
+    "setting, value, message",
     [
-        ({"items-audit:cluster": "remote"}, "needs image_registry"),
-        ({"items-audit:cluster": "openshift"}, "cluster must be one of"),
-        ({"items-audit:items_replicas": "1"}, "at least 2"),
-        ({"items-audit:log_level": "verbose"}, "log_level must be one of"),
+        ("cluster", "remote", "cluster 'remote' needs image_registry"),
+        ("cluster", "openshift", "cluster must be one of kind, minikube"),
+        ("items_replicas", "1", "items_replicas must be at least 2"),
+        ("items_replicas", "0", "items_replicas must be at least 2"),
+        ("items_replicas", "two", "'items-audit:items_replicas' value 'two' is not a valid 'int'"),
+        ("audit_replicas", "0", "audit_replicas must be at least 1"),
+        ("log_level", "verbose", "log_level must be one of debug, info"),
+        ("monitoring", "maybe", "'items-audit:monitoring' value 'maybe' is not a valid 'bool'"),
+        ("namespace", "Items_Audit", "namespace must be a lowercase DNS label"),
+        ("postgres_storage", "lots", "postgres_storage must be a size like 1Gi"),
+        ("items_replica", "3", "unknown stack setting(s): items_replica"),
     ],
 )
-def test_invalid_stack_config_stops_the_program_with_a_clear_message(config, message):
-    with pytest.raises(ValueError, match=message):
-        mock_runtime.run(config)
+def test_an_invalid_stack_setting_stops_the_program_with_a_message_naming_it(
+    setting, value, message
+):
+    with pytest.raises(Exception, match=re.escape(message)):
+        mock_runtime.run({f"items-audit:{setting}": value})

@@ -3,7 +3,7 @@ the kind cluster config and the program's pinned requirements."""
 
 import yaml
 
-from infra.config import KIND_HOST_PORTS, NodePorts
+from infra.config import GRAFANA_NODE_PORT, ITEMS_NODE_PORT, KIND_HOST_PORTS, PROMETHEUS_NODE_PORT
 from infra.program import REPO_ROOT
 
 
@@ -27,8 +27,8 @@ def test_the_kind_cluster_publishes_every_node_port_on_the_host_port_the_outputs
         for m in node.get("extraPortMappings", [])
     }
     assert mappings == KIND_HOST_PORTS
-    assert set(mappings) == {NodePorts().items, NodePorts().grafana, NodePorts().prometheus}
-    assert run.outputs["items_url"] == f"http://localhost:{mappings[NodePorts().items]}"
+    assert set(mappings) == {ITEMS_NODE_PORT, GRAFANA_NODE_PORT, PROMETHEUS_NODE_PORT}
+    assert run.outputs["items_url"] == f"http://localhost:{mappings[ITEMS_NODE_PORT]}"
     assert cluster["name"] == _yaml("Pulumi.dev.yaml")["config"]["items-audit:kind_cluster_name"]
 
 
