@@ -6,6 +6,8 @@ engine would receive them, dependencies) and the stack outputs. Used by
 """
 
 import contextvars
+import copy
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,12 +66,35 @@ def plain(value: Any) -> Any:
     return value
 
 
+AUTONAMED_ANNOTATION = "pulumi.com/autonamed"
+
+
+def checked_inputs(type_: str, name: str, inputs: dict) -> dict:
+    """The inputs as the provider's Check returns them: a Kubernetes object the
+    program does not name gets `<resource name>-<8 hex>` and the autonamed
+    annotation (pulumi-kubernetes; the suffix is random there, derived from the
+    name here so that renders are stable)."""
+    metadata = inputs.get("metadata")
+    if not type_.startswith("kubernetes:") or not isinstance(metadata, dict):
+        return inputs
+    if metadata.get("name") or metadata.get("generateName"):
+        return inputs
+    checked = copy.deepcopy(inputs)
+    suffix = hashlib.sha256(name.encode()).hexdigest()[:8]
+    checked["metadata"]["name"] = f"{name}-{suffix}"
+    checked["metadata"]["annotations"] = {
+        **(checked["metadata"].get("annotations") or {}),
+        AUTONAMED_ANNOTATION: "true",
+    }
+    return checked
+
+
 class _Mocks(pulumi.runtime.Mocks):
     """Resources come back with their inputs as outputs, plus what a provider
     would compute and the program reads."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        outputs = dict(args.inputs)
+        outputs = checked_inputs(args.typ, args.name, dict(args.inputs))
         if args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = f"mock-{args.name}-0123456789"
         if args.typ == "docker:index/image:Image":
@@ -90,7 +115,9 @@ class _RecordingMonitor(mocks.MockMonitor):
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            inputs = plain(rpc.deserialize_properties(request.object))
+            inputs = checked_inputs(
+                request.type, request.name, plain(rpc.deserialize_properties(request.object))
+            )
             dependencies = set(request.dependencies)
             for property_dependencies in request.propertyDependencies.values():
                 dependencies.update(property_dependencies.urns)

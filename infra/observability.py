@@ -1,7 +1,6 @@
 """Prometheus and Grafana. Their content (scrape config, alert rules,
 provisioning, dashboards) comes from the repository's `monitoring` package."""
 
-import hashlib
 from dataclasses import dataclass
 
 import pulumi
@@ -21,15 +20,6 @@ GRAFANA_IMAGE = (
 PROMETHEUS_PORT = 9090
 GRAFANA_PORT = 3000
 DASHBOARDS_DIR = "/etc/grafana/dashboards"
-CONFIG_HASH_ANNOTATION = "items-audit/config-hash"
-
-
-def content_hash(*config_maps: dict[str, str]) -> str:
-    digest = hashlib.sha256()
-    for data in config_maps:
-        for key, value in sorted(data.items()):
-            digest.update(f"{key}\0{value}\0".encode())
-    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -132,12 +122,10 @@ class Monitoring(pulumi.ComponentResource):
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=pods.labels(name)),
                 # One server at a time owns the data directory.
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
+                # A new config or rule set is a ConfigMap of a new name, which rolls
+                # the server: it reads them at start.
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=pods.labels(name),
-                        # A new config or rule set rolls the server, which reads them at start.
-                        annotations={CONFIG_HASH_ANNOTATION: content_hash(config_data, rules_data)},
-                    ),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=pods.labels(name)),
                     spec=pods.pod_spec(
                         [container],
                         [
@@ -218,16 +206,9 @@ class Monitoring(pulumi.ComponentResource):
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=1,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=pods.labels(name)),
+                # Grafana reads its provisioning at start: new ConfigMap names roll it.
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=pods.labels(name),
-                        # Grafana reads its provisioning at start.
-                        annotations={
-                            CONFIG_HASH_ANNOTATION: content_hash(
-                                datasources_data, providers_data, dashboards_data
-                            )
-                        },
-                    ),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=pods.labels(name)),
                     spec=pods.pod_spec(
                         [container],
                         [
@@ -248,6 +229,9 @@ class Monitoring(pulumi.ComponentResource):
 
 
 def _config_map(name: str, namespace, data: dict[str, str], opts) -> k8s.core.v1.ConfigMap:
+    """A ConfigMap named by Pulumi (`name-<suffix>`): a change of its data creates a
+    new one and deletes the old one after the pods have moved, so a pod never
+    starts without it (a fixed name would be deleted, then created)."""
     return k8s.core.v1.ConfigMap(
-        name, metadata=pods.metadata(name, namespace), data=data, opts=opts
+        name, metadata=pods.metadata(None, namespace, app=name), data=data, opts=opts
     )

@@ -1,8 +1,20 @@
 """Lookups over rendered Kubernetes objects (plain dicts)."""
 
+from infra.mock_runtime import AUTONAMED_ANNOTATION
+
+
+def is_autonamed(manifest: dict) -> bool:
+    return (manifest["metadata"].get("annotations") or {}).get(AUTONAMED_ANNOTATION) == "true"
+
+
+def logical_name(manifest: dict) -> str:
+    """The name the program gives an object: for one Pulumi names, without its suffix."""
+    name = manifest["metadata"]["name"]
+    return name.rsplit("-", 1)[0] if is_autonamed(manifest) else name
+
 
 def find(objects: list[dict], kind: str, name: str) -> dict:
-    matches = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    matches = [o for o in objects if o["kind"] == kind and logical_name(o) == name]
     assert len(matches) == 1, f"{kind}/{name}: {len(matches)} objects"
     return matches[0]
 

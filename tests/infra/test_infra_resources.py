@@ -1,6 +1,6 @@
 """The full set of Kubernetes objects (and the other resources) the dev stack creates."""
 
-from k8s_objects import find
+from k8s_objects import find, is_autonamed, logical_name, pod_templates
 
 from infra import schema_job
 from infra.program import Sources
@@ -50,7 +50,29 @@ EXPECTED_OBJECTS = {
 def test_the_dev_stack_creates_exactly_the_designed_objects(objects):
     job = schema_job.job_name(Sources.from_repo().schema_sql)
     expected = {(kind, job if name == "SCHEMA_JOB" else name) for kind, name in EXPECTED_OBJECTS}
-    assert sorted((o["kind"], o["metadata"]["name"]) for o in objects) == sorted(expected)
+    assert sorted((o["kind"], logical_name(o)) for o in objects) == sorted(expected)
+
+
+def test_config_maps_a_server_reads_at_start_are_named_by_pulumi_so_a_change_rolls_it(objects):
+    """A changed ConfigMap of a fixed name would be deleted, then created: a pod
+    starting in between fails. Named by Pulumi, a new one is created first, the
+    pod template's reference changes (which rolls the pods), then the old one goes."""
+    autonamed = {logical_name(o) for o in objects if o["kind"] == "ConfigMap" and is_autonamed(o)}
+    assert autonamed == {
+        "prometheus-config",
+        "prometheus-rules",
+        "grafana-datasources",
+        "grafana-dashboard-providers",
+        "grafana-dashboards",
+    }
+    referenced = {
+        volume["configMap"]["name"]
+        for template in pod_templates(objects).values()
+        for volume in template["spec"]["volumes"]
+        if "configMap" in volume
+    }
+    names = {o["metadata"]["name"] for o in objects if o["kind"] == "ConfigMap"}
+    assert referenced == names
 
 
 def test_everything_but_the_namespace_lives_in_the_configured_namespace(objects):
