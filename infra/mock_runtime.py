@@ -32,6 +32,9 @@ class Registered:
     inputs: dict
     dependencies: set[str]  # URNs this resource waits for
     parent: str
+    # The URNs this resource answers to besides its own (its aliases): what it
+    # was called in a stack deployed by an earlier version of the program.
+    former_urns: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -123,10 +126,23 @@ class _RecordingMonitor(mocks.MockMonitor):
                 dependencies.update(property_dependencies.urns)
             self.registrations.append(
                 Registered(
-                    request.type, request.name, response.urn, inputs, dependencies, request.parent
+                    request.type,
+                    request.name,
+                    response.urn,
+                    inputs,
+                    dependencies,
+                    request.parent,
+                    {self._alias_urn(request, alias) for alias in request.aliases},
                 )
             )
         return response
+
+    def _alias_urn(self, request, alias) -> str:
+        if alias.urn:
+            return alias.urn
+        spec = alias.spec
+        parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+        return self.make_urn(parent, spec.type or request.type, spec.name or request.name)
 
 
 def stack_config(stack_file: Path) -> dict[str, str]:

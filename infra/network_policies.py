@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import pods
+from infra import database, grafana, pods, prometheus, schema_job
 
 ANYWHERE = None  # a rule without `from`: any source, in or outside the cluster
 
@@ -37,17 +37,19 @@ def system_rules(
         Ingress(
             "audit-service",
             audit_port,
-            ("items-service",) + (("prometheus",) if monitoring else ()),
+            ("items-service",) + ((prometheus.NAME,) if monitoring else ()),
         ),
     ]
     if in_cluster_database:
         rules.append(
-            Ingress("postgres", 5432, ("items-service", "audit-service", "postgres-schema"))
+            Ingress(
+                database.NAME, database.PORT, ("items-service", "audit-service", schema_job.NAME)
+            )
         )
     if monitoring:
         # Both UIs are published on node ports for the person running the stack.
-        rules.append(Ingress("prometheus", 9090, ANYWHERE))
-        rules.append(Ingress("grafana", 3000, ANYWHERE))
+        rules.append(Ingress(prometheus.NAME, prometheus.PROMETHEUS_PORT, ANYWHERE))
+        rules.append(Ingress(grafana.NAME, grafana.GRAFANA_PORT, ANYWHERE))
     return rules
 
 

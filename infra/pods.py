@@ -1,8 +1,9 @@
 """The parts every workload shares: labels, the DESIGN §7 security baseline,
-resources, and the policy-scan exceptions."""
+resources, its Service and ConfigMaps, and the policy-scan exceptions."""
 
 from collections.abc import Mapping
 
+import pulumi
 import pulumi_kubernetes as k8s
 
 PART_OF = "items-audit"
@@ -162,4 +163,37 @@ def drain_pre_stop(seconds: int) -> k8s.core.v1.LifecycleArgs:
         pre_stop=k8s.core.v1.LifecycleHandlerArgs(
             sleep=k8s.core.v1.SleepActionArgs(seconds=seconds)
         )
+    )
+
+
+def service(
+    name: str, namespace, port: int, opts: pulumi.ResourceOptions, node_port: int | None = None
+) -> k8s.core.v1.Service:
+    """The Service `name` in front of the pods labelled `name`, on their `http` port:
+    a NodePort reachable from outside the cluster when node_port is given, else
+    ClusterIP only."""
+    return k8s.core.v1.Service(
+        name,
+        metadata=metadata(name, namespace),
+        spec=k8s.core.v1.ServiceSpecArgs(
+            type="NodePort" if node_port else "ClusterIP",
+            selector=labels(name),
+            ports=[
+                k8s.core.v1.ServicePortArgs(
+                    name="http", port=port, target_port="http", node_port=node_port
+                )
+            ],
+        ),
+        opts=opts,
+    )
+
+
+def config_map(
+    name: str, namespace, data: dict[str, str], opts: pulumi.ResourceOptions
+) -> k8s.core.v1.ConfigMap:
+    """A ConfigMap named by Pulumi (`name-<suffix>`): a change of its data creates a
+    new one and deletes the old one after the pods have moved, so a pod never
+    starts without it (a fixed name would be deleted, then created)."""
+    return k8s.core.v1.ConfigMap(
+        name, metadata=metadata(None, namespace, app=name), data=data, opts=opts
     )

@@ -20,9 +20,11 @@ from infra.database import (
     Postgres,
     PostgresArgs,
 )
+from infra.grafana import Grafana, GrafanaArgs
 from infra.images import ServiceImage, ServiceImageArgs
 from infra.network_policies import NetworkPolicies, NetworkPoliciesArgs, system_rules
-from infra.observability import Monitoring, MonitoringArgs
+from infra.prometheus import URL as PROMETHEUS_URL
+from infra.prometheus import Prometheus, PrometheusArgs
 from infra.schema_job import AUDIT_ROLE, ITEMS_ROLE, SchemaJob, SchemaJobArgs
 from infra.service import FlaskService, FlaskServiceArgs
 
@@ -114,7 +116,7 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
             endpoint=endpoint,
             items_password=items_password.result,
             audit_password=audit_password.result,
-            wait_for=[database],
+            depends_on=[database],
         ),
         opts=in_ns,
     )
@@ -169,18 +171,24 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
     pulumi.export("namespace", ns)
     pulumi.export("items_url", cfg.public_url(stack_config.ITEMS_NODE_PORT))
     if cfg.monitoring:
-        observability = Monitoring(
-            "monitoring",
-            MonitoringArgs(
+        Prometheus(
+            "prometheus",
+            PrometheusArgs(
                 namespace=ns,
                 namespace_name=cfg.namespace,
-                prometheus_node_port=stack_config.PROMETHEUS_NODE_PORT,
-                grafana_node_port=stack_config.GRAFANA_NODE_PORT,
+                node_port=stack_config.PROMETHEUS_NODE_PORT,
+            ),
+            opts=in_ns,
+        )
+        grafana = Grafana(
+            "grafana",
+            GrafanaArgs(
+                namespace=ns,
+                prometheus_url=PROMETHEUS_URL,
+                node_port=stack_config.GRAFANA_NODE_PORT,
             ),
             opts=in_ns,
         )
         pulumi.export("grafana_url", cfg.public_url(stack_config.GRAFANA_NODE_PORT))
         pulumi.export("prometheus_url", cfg.public_url(stack_config.PROMETHEUS_NODE_PORT))
-        pulumi.export(
-            "grafana_admin_password", pulumi.Output.secret(observability.grafana_admin_password)
-        )
+        pulumi.export("grafana_admin_password", pulumi.Output.secret(grafana.admin_password))

@@ -55,7 +55,7 @@ class SchemaJobArgs:
     items_password: pulumi.Output
     audit_password: pulumi.Output
     # The database server: the Job starts once it exists, then waits for connections.
-    wait_for: list[pulumi.Resource] = field(default_factory=list)
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
 class SchemaJob(pulumi.ComponentResource):
@@ -128,6 +128,6 @@ class SchemaJob(pulumi.ComponentResource):
                     ),
                 ),
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=args.wait_for),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
         )
         self.register_outputs({"name": self.job.metadata.name})

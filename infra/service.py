@@ -115,19 +115,8 @@ class FlaskService(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
         )
-        self.service = k8s.core.v1.Service(
-            args.name,
-            metadata=pods.metadata(args.name, args.namespace),
-            spec=k8s.core.v1.ServiceSpecArgs(
-                type="NodePort" if args.node_port else "ClusterIP",
-                selector=pod_labels,
-                ports=[
-                    k8s.core.v1.ServicePortArgs(
-                        name="http", port=args.port, target_port="http", node_port=args.node_port
-                    )
-                ],
-            ),
-            opts=child,
+        self.service = pods.service(
+            args.name, args.namespace, args.port, child, node_port=args.node_port
         )
         # One pod at a time may be evicted: a drain never takes the service down.
         k8s.policy.v1.PodDisruptionBudget(

@@ -131,3 +131,33 @@ def test_every_namespaced_object_waits_for_the_namespace(run):
     for resource in run.resources:
         if resource.type.startswith("kubernetes:") and resource is not namespace:
             assert namespace.urn in resource.dependencies, (resource.type, resource.name)
+
+
+# What the stack's monitoring objects were called before Prometheus and Grafana
+# became components of their own (commit 75071c5).
+URNS_BEFORE_THE_MONITORING_SPLIT = {
+    f"urn:pulumi:dev::items-audit::items-audit:monitoring:Monitoring${type_}::{name}"
+    for type_, name in [
+        ("random:index/randomPassword:RandomPassword", "grafana-admin-password"),
+        ("kubernetes:core/v1:ServiceAccount", "prometheus"),
+        ("kubernetes:rbac.authorization.k8s.io/v1:Role", "prometheus"),
+        ("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "prometheus"),
+        ("kubernetes:core/v1:ConfigMap", "prometheus-config"),
+        ("kubernetes:core/v1:ConfigMap", "prometheus-rules"),
+        ("kubernetes:apps/v1:Deployment", "prometheus"),
+        ("kubernetes:core/v1:Service", "prometheus"),
+        ("kubernetes:core/v1:Secret", "grafana-admin"),
+        ("kubernetes:core/v1:ConfigMap", "grafana-datasources"),
+        ("kubernetes:core/v1:ConfigMap", "grafana-dashboard-providers"),
+        ("kubernetes:core/v1:ConfigMap", "grafana-dashboards"),
+        ("kubernetes:apps/v1:Deployment", "grafana"),
+        ("kubernetes:core/v1:Service", "grafana"),
+    ]
+}
+
+
+def test_resources_moved_to_new_parents_keep_their_identity_so_nothing_is_replaced(run):
+    """Pulumi identifies a resource by its URN, which includes its parent's type: a
+    resource that moves without an alias to its former URN is deleted and created."""
+    answered = {urn for resource in run.resources for urn in resource.former_urns}
+    assert URNS_BEFORE_THE_MONITORING_SPLIT <= answered
