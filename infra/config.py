@@ -6,6 +6,7 @@ kind/cluster.yaml. The README's configuration table documents each key.
 """
 
 import dataclasses
+import os
 import re
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ KIND_HOST_PORTS = {ITEMS_NODE_PORT: 8080, GRAFANA_NODE_PORT: 3000, PROMETHEUS_NO
 # A namespace name is an RFC 1123 DNS label; a size a Kubernetes quantity in bytes.
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 STORAGE_SIZE = re.compile(r"[1-9][0-9]*(Ki|Mi|Gi|Ti)")
+IMAGE_BY_DIGEST = re.compile(r"[^@\s]+@sha256:[0-9a-f]{64}")
 
 # Keys whose value is a secret (`pulumi config set --secret`).
 SECRET_KEYS = frozenset({"registry_password", "database_url"})
@@ -37,6 +39,9 @@ class StackConfig:
     namespace: str = "items-audit"
     cluster: str = "kind"
     kind_cluster_name: str = "items-audit"
+    # The kubeconfig file (one path); unset: the first file of $KUBECONFIG, else
+    # ~/.kube/config.
+    kubeconfig: str | None = None
     # The kubeconfig context to deploy to; unset: kind-<kind_cluster_name> on kind,
     # else the kubeconfig's current context.
     kube_context: str | None = None
@@ -46,6 +51,12 @@ class StackConfig:
     registry_password: pulumi.Output | None = None
     # Base image for the service Dockerfiles' PYTHON_IMAGE build argument (None: their default).
     python_image: str | None = None
+    # os/arch of the images pushed for cluster "remote" (local clusters get the engine's own).
+    image_platform: str = "linux/amd64"
+    # Images built once by CI, as REGISTRY/NAME@sha256:DIGEST: deployed as they are,
+    # nothing is built.
+    items_image: str | None = None
+    audit_image: str | None = None
     items_replicas: int = 2
     audit_replicas: int = 2
     log_level: str = "info"
@@ -78,6 +89,13 @@ class StackConfig:
             raise ValueError(
                 f"log_level must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}"
             )
+        for setting in ("items_image", "audit_image"):
+            reference = getattr(self, setting)
+            if reference is not None and not IMAGE_BY_DIGEST.fullmatch(reference):
+                raise ValueError(
+                    f"{setting} must name an image by digest (REGISTRY/NAME@sha256:<64 hex>),"
+                    f" not {reference!r}"
+                )
         if self.items_replicas < 2:
             raise ValueError(
                 "items_replicas must be at least 2: a rolling update or a drain keeps one serving"
@@ -91,6 +109,14 @@ class StackConfig:
         if self.kube_context is None and self.cluster == "kind":
             return f"kind-{self.kind_cluster_name}"
         return self.kube_context
+
+    @property
+    def kubeconfig_file(self) -> str:
+        """The one kubeconfig file the provider reads."""
+        if self.kubeconfig:
+            return os.path.expanduser(self.kubeconfig)
+        listed = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+        return os.path.expanduser(listed or "~/.kube/config")
 
     def public_port(self, node_port: int) -> int:
         """The port a browser on the host uses for a NodePort Service."""

@@ -24,6 +24,26 @@ NAME = "postgres"  # also the headless Service, so the in-cluster host name
 DATA_DIR = "/var/lib/postgresql/data"
 ADMIN_SECRET = "postgres-admin"  # noqa: S105 (the Secret's name)
 
+# PostgreSQL's connection budget. Each service pod holds up to its workers' pools
+# (infra/service.py); during a rolling update a Deployment runs one pod more than
+# its replicas. On top: the schema Job, PostgreSQL's 3 connections reserved for
+# superusers, and room for people and tools (psql, pg_dump, a second Job run).
+RESERVED_CONNECTIONS = 1 + 3 + 6
+# Memory: shared_buffers (128 MB, the default) and the server's own processes,
+# plus each backend's private memory (a few MB; work_mem is 4 MB, per sort).
+BASE_MEMORY_MI = 256
+BACKEND_MEMORY_MI = 6
+
+
+def max_connections(peak_service_connections: int) -> int:
+    return peak_service_connections + RESERVED_CONNECTIONS
+
+
+def memory_limit(connections: int) -> str:
+    """The container's limit, in whole 64 Mi steps: a full set of backends fits."""
+    needed = BASE_MEMORY_MI + connections * BACKEND_MEMORY_MI
+    return f"{-(-needed // 64) * 64}Mi"
+
 
 @dataclass(frozen=True)
 class Location:
@@ -62,6 +82,9 @@ class DatabaseEndpoint:
     location: pulumi.Output
     # Secret with `password` (the superuser's) and `pg_service.conf` (service ADMIN_SERVICE).
     admin_secret_name: pulumi.Output
+    # Changes exactly when the database is a new one, which then needs its schema
+    # and roles: the StatefulSet's uid in the cluster, the location of an external server.
+    identity: pulumi.Output
 
     def url_for(self, user: str, password: pulumi.Output) -> pulumi.Output:
         return pulumi.Output.all(self.location, password).apply(
@@ -92,10 +115,17 @@ class PostgresArgs:
     namespace: pulumi.Input[str]
     storage: str
     storage_class: str | None
+    # The most connections the services open at once (their pods' pools, surge included).
+    peak_service_connections: int
 
 
 class Postgres(pulumi.ComponentResource):
-    """StatefulSet (one replica) + headless Service `postgres` + superuser Secret."""
+    """StatefulSet (one replica) + headless Service `postgres` + superuser Secret.
+
+    The StatefulSet is protected: its volume template cannot change in place, so a
+    change of `postgres_storage` or `storage_class` would delete it and its volume
+    (the database) and create both again. Pulumi refuses that instead; the README
+    says how to grow the volume or start over on purpose."""
 
     endpoint: DatabaseEndpoint
     statefulset: k8s.apps.v1.StatefulSet
@@ -108,18 +138,6 @@ class Postgres(pulumi.ComponentResource):
         )
         location = pulumi.Output.from_input(Location(host=NAME, port=PORT, database=DATABASE_NAME))
         secret = admin_secret(args.namespace, location, SUPERUSER, password.result, child)
-        service = k8s.core.v1.Service(
-            NAME,
-            metadata=pods.metadata(NAME, args.namespace),
-            spec=k8s.core.v1.ServiceSpecArgs(
-                cluster_ip="None",
-                selector=pods.labels(NAME),
-                ports=[
-                    k8s.core.v1.ServicePortArgs(name="postgres", port=PORT, target_port="postgres")
-                ],
-            ),
-            opts=child,
-        )
         probe_command = [
             "pg_isready",
             "--host=127.0.0.1",
@@ -127,10 +145,12 @@ class Postgres(pulumi.ComponentResource):
             f"--username={SUPERUSER}",
             f"--dbname={DATABASE_NAME}",
         ]
+        connections = max_connections(args.peak_service_connections)
         container = k8s.core.v1.ContainerArgs(
             name="postgres",
             image=POSTGRES_IMAGE,
             image_pull_policy="IfNotPresent",
+            args=["postgres", "-c", f"max_connections={connections}"],
             ports=[k8s.core.v1.ContainerPortArgs(name="postgres", container_port=PORT)],
             env=[
                 k8s.core.v1.EnvVarArgs(name="POSTGRES_DB", value=DATABASE_NAME),
@@ -148,7 +168,7 @@ class Postgres(pulumi.ComponentResource):
                 pods.mount("admin-secret", "/run/secrets/postgres"),
             ],
             security_context=pods.container_security_context(),
-            resources=pods.resources("100m", "256Mi", "1", "512Mi"),
+            resources=pods.resources("100m", "256Mi", "1", memory_limit(connections)),
             startup_probe=k8s.core.v1.ProbeArgs(
                 exec_=k8s.core.v1.ExecActionArgs(command=probe_command),
                 period_seconds=2,
@@ -172,7 +192,7 @@ class Postgres(pulumi.ComponentResource):
             NAME,
             metadata=pods.workload_metadata(NAME, args.namespace),
             spec=k8s.apps.v1.StatefulSetSpecArgs(
-                service_name=service.metadata.name,
+                service_name=NAME,
                 replicas=1,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=pods.labels(NAME)),
                 # The password is applied only when initdb creates the data
@@ -190,7 +210,8 @@ class Postgres(pulumi.ComponentResource):
                             pods.empty_dir("tmp", "256Mi"),
                             pods.secret_volume("admin-secret", secret.metadata.name),
                         ],
-                        # Postgres finishes its transactions on SIGTERM (smart shutdown).
+                        # The image's STOPSIGNAL is SIGINT, PostgreSQL's fast shutdown:
+                        # open transactions are rolled back, then a checkpoint is written.
                         grace_seconds=60,
                     ),
                 ),
@@ -207,9 +228,26 @@ class Postgres(pulumi.ComponentResource):
                     )
                 ],
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
-        self.endpoint = DatabaseEndpoint(location=location, admin_secret_name=secret.metadata.name)
+        k8s.core.v1.Service(
+            NAME,
+            metadata=pods.metadata(NAME, args.namespace),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                cluster_ip="None",
+                selector=pods.labels(NAME),
+                ports=[
+                    k8s.core.v1.ServicePortArgs(name="postgres", port=PORT, target_port="postgres")
+                ],
+            ),
+            # After the StatefulSet: its readiness wait starts when there are pods.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.statefulset]),
+        )
+        self.endpoint = DatabaseEndpoint(
+            location=location,
+            admin_secret_name=secret.metadata.name,
+            identity=self.statefulset.metadata.uid,
+        )
         self.register_outputs({})
 
 
@@ -253,5 +291,9 @@ class ExternalDatabase(pulumi.ComponentResource):
         secret = admin_secret(
             args.namespace, location, user, password, pulumi.ResourceOptions(parent=self)
         )
-        self.endpoint = DatabaseEndpoint(location=location, admin_secret_name=secret.metadata.name)
+        self.endpoint = DatabaseEndpoint(
+            location=location,
+            admin_secret_name=secret.metadata.name,
+            identity=location.apply(lambda where: f"{where.host}:{where.port}/{where.database}"),
+        )
         self.register_outputs({})

@@ -42,11 +42,12 @@ class Grafana(pulumi.ComponentResource):
             "grafana-admin-password", length=24, special=False, opts=child
         )
         self.admin_password = password.result
+        secret_data = {"admin-password": password.result}
         secret = k8s.core.v1.Secret(
             "grafana-admin",
             metadata=pods.metadata("grafana-admin", namespace),
             type="Opaque",
-            string_data={"admin-password": password.result},
+            string_data=secret_data,
             opts=child,
         )
         datasources_data = {"datasources.yml": monitoring.grafana_datasources(args.prometheus_url)}
@@ -68,6 +69,9 @@ class Grafana(pulumi.ComponentResource):
             "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
             "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES": "false",
             "GF_USERS_ALLOW_SIGN_UP": "false",
+            # The dashboard uses only the core Prometheus datasource; without this,
+            # Grafana 12 downloads its default plugins at every start.
+            "GF_PLUGINS_PREINSTALL_DISABLED": "true",
         }
         container = k8s.core.v1.ContainerArgs(
             name=name,
@@ -85,12 +89,13 @@ class Grafana(pulumi.ComponentResource):
             ],
             security_context=pods.container_security_context(),
             resources=pods.resources("100m", "128Mi", "500m", "512Mi"),
-            liveness_probe=pods.http_probe(
-                "/api/health", "http", period=10, failures=3, initial_delay=30
-            ),
+            # The first start runs Grafana's database migrations, which can take
+            # minutes on a slow disk: liveness begins only once it has answered.
+            startup_probe=pods.http_probe("/api/health", "http", period=5, failures=60),
+            liveness_probe=pods.http_probe("/api/health", "http", period=10, failures=3),
             readiness_probe=pods.http_probe("/api/health", "http", period=5, failures=3),
         )
-        k8s.apps.v1.Deployment(
+        deployment = k8s.apps.v1.Deployment(
             name,
             metadata=pods.workload_metadata(name, namespace),
             spec=k8s.apps.v1.DeploymentSpecArgs(
@@ -98,7 +103,11 @@ class Grafana(pulumi.ComponentResource):
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=pods.labels(name)),
                 # Grafana reads its provisioning at start: new ConfigMap names roll it.
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=pods.labels(name)),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=pods.labels(name),
+                        # Its database is an emptyDir: a restart applies a new password.
+                        annotations=pods.secret_checksum_annotation(secret_data),
+                    ),
                     spec=pods.pod_spec(
                         [container],
                         [
@@ -115,5 +124,12 @@ class Grafana(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        pods.service(name, namespace, GRAFANA_PORT, child, node_port=args.node_port)
+        # After the Deployment: the Service's wait for ready endpoints starts with the pods.
+        pods.service(
+            name,
+            namespace,
+            GRAFANA_PORT,
+            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[deployment])),
+            node_port=args.node_port,
+        )
         self.register_outputs({})

@@ -9,6 +9,7 @@ import contextvars
 import copy
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,9 @@ class Registered:
     # The URNs this resource answers to besides its own (its aliases): what it
     # was called in a stack deployed by an earlier version of the program.
     former_urns: set[str] = field(default_factory=set)
+    protect: bool = False
+    # How long the engine waits for the resource to become ready, by operation.
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -70,6 +74,12 @@ def plain(value: Any) -> Any:
 
 
 AUTONAMED_ANNOTATION = "pulumi.com/autonamed"
+# What the docker CLI answers the program (infra.images.LocalEngine), by subcommand.
+LOCAL_COMMAND_OUTPUTS = {
+    "context": "unix:///var/run/docker.sock",
+    "version": "linux/amd64",
+    "inspect": "0" * 64,
+}
 
 
 def checked_inputs(type_: str, name: str, inputs: dict) -> dict:
@@ -92,12 +102,23 @@ def checked_inputs(type_: str, name: str, inputs: dict) -> dict:
     return checked
 
 
+def resource_uid(type_: str, name: str) -> str:
+    """The uid the mock API server gives a Kubernetes object."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{type_}::{name}"))
+
+
 class _Mocks(pulumi.runtime.Mocks):
     """Resources come back with their inputs as outputs, plus what a provider
     would compute and the program reads."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         outputs = checked_inputs(args.typ, args.name, dict(args.inputs))
+        if args.typ.startswith("kubernetes:") and isinstance(outputs.get("metadata"), dict):
+            # As the API server does: every object gets a uid.
+            outputs["metadata"] = {
+                **outputs["metadata"],
+                "uid": resource_uid(args.typ, args.name),
+            }
         if args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = f"mock-{args.name}-0123456789"
         if args.typ == "docker:index/image:Image":
@@ -105,7 +126,9 @@ class _Mocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs):
-        return {}, None
+        if args.token == "command:local:run":  # noqa: S105 (a function name)
+            return {"stdout": LOCAL_COMMAND_OUTPUTS[args.args["command"].split()[1]] + "\n"}
+        return {}
 
 
 class _RecordingMonitor(mocks.MockMonitor):
@@ -133,6 +156,12 @@ class _RecordingMonitor(mocks.MockMonitor):
                     dependencies,
                     request.parent,
                     {self._alias_urn(request, alias) for alias in request.aliases},
+                    bool(request.protect),
+                    {
+                        operation: getattr(request.customTimeouts, operation)
+                        for operation in ("create", "update", "delete")
+                        if getattr(request.customTimeouts, operation)
+                    },
                 )
             )
         return response

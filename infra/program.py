@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
+import pulumi_docker as docker
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from infra import config as stack_config
+from infra.credentials import Credentials
 from infra.database import (
     DatabaseEndpoint,
     ExternalDatabase,
@@ -21,16 +22,21 @@ from infra.database import (
     PostgresArgs,
 )
 from infra.grafana import Grafana, GrafanaArgs
-from infra.images import ServiceImage, ServiceImageArgs
+from infra.images import LocalEngine, ServiceImage, ServiceImageArgs, registry_pull_secret
 from infra.network_policies import NetworkPolicies, NetworkPoliciesArgs, system_rules
 from infra.prometheus import URL as PROMETHEUS_URL
 from infra.prometheus import Prometheus, PrometheusArgs
 from infra.schema_job import AUDIT_ROLE, ITEMS_ROLE, SchemaJob, SchemaJobArgs
-from infra.service import FlaskService, FlaskServiceArgs
+from infra.service import FlaskService, FlaskServiceArgs, peak_database_connections
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ITEMS_PORT = 8080
 AUDIT_PORT = 8081
+# Each gunicorn worker's connection pool (MAX_DB_CONNECTIONS in the services'
+# factory.py; tests/infra checks they agree): the database's budget counts them.
+ITEMS_CONNECTIONS_PER_WORKER = 10
+AUDIT_CONNECTIONS_PER_WORKER = 9
+MIGRATIONS_DIR = "database"
 
 
 @dataclass(frozen=True)
@@ -38,13 +44,21 @@ class Sources:
     """What the program reads from the repository."""
 
     repo_root: Path
-    schema_sql: str
+    # database/ as the schema Job applies it: schema.sql (migration 0001), the
+    # numbered migrations after it, and migrate.sh, by file name.
+    migrations: dict[str, str]
 
     @classmethod
     def from_repo(cls, repo_root: Path = REPO_ROOT) -> "Sources":
+        directory = repo_root / MIGRATIONS_DIR
+        files = [
+            directory / "schema.sql",
+            *sorted(directory.glob("[0-9][0-9][0-9][0-9]_*.sql")),
+            directory / "migrate.sh",
+        ]
         return cls(
             repo_root=repo_root,
-            schema_sql=(repo_root / "database" / "schema.sql").read_text(encoding="utf-8"),
+            migrations={path.name: path.read_text(encoding="utf-8") for path in files},
         )
 
 
@@ -52,7 +66,8 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
     cfg = cfg or stack_config.load()
     sources = sources or Sources.from_repo()
 
-    provider = k8s.Provider("kubernetes", context=cfg.context)
+    # One kubeconfig file, named: the provider cannot read a KUBECONFIG list.
+    provider = k8s.Provider("kubernetes", kubeconfig=cfg.kubeconfig_file, context=cfg.context)
     k8s_opts = pulumi.ResourceOptions(provider=provider)
     namespace = k8s.core.v1.Namespace(
         "namespace",
@@ -71,6 +86,13 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
     ns = namespace.metadata.name
     in_ns = pulumi.ResourceOptions(provider=provider, depends_on=[namespace])
 
+    prebuilt = {"items-service": cfg.items_image, "audit-service": cfg.audit_image}
+    engine = LocalEngine.ask() if not all(prebuilt.values()) else None
+    images_opts = None
+    if engine is not None:
+        images_opts = pulumi.ResourceOptions(
+            providers=[docker.Provider("docker-engine", host=engine.host)]
+        )
     items_image, audit_image = (
         ServiceImage(
             service,
@@ -85,74 +107,86 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
                 registry_username=cfg.registry_username,
                 registry_password=cfg.registry_password,
                 python_image=cfg.python_image,
+                prebuilt=prebuilt[service],
+                engine=engine,
+                remote_platform=cfg.image_platform,
             ),
+            opts=images_opts,
         )
         for service in ("items-service", "audit-service")
     )
+    pull_secret = None
+    if cfg.cluster == "remote" and cfg.registry_username:
+        pull_secret = registry_pull_secret(
+            ns, cfg.image_registry, cfg.registry_username, cfg.registry_password, in_ns
+        ).metadata.name
 
+    credentials = Credentials("credentials")
+
+    peak_connections = peak_database_connections(
+        cfg.items_replicas, ITEMS_CONNECTIONS_PER_WORKER
+    ) + peak_database_connections(cfg.audit_replicas, AUDIT_CONNECTIONS_PER_WORKER)
     if cfg.database_url is None:
         database = Postgres(
             "database",
             PostgresArgs(
-                namespace=ns, storage=cfg.postgres_storage, storage_class=cfg.storage_class
+                namespace=ns,
+                storage=cfg.postgres_storage,
+                storage_class=cfg.storage_class,
+                peak_service_connections=peak_connections,
             ),
             opts=in_ns,
         )
     else:
+        pulumi.log.info(
+            f"the services open up to {peak_connections} connections to the external database"
+            " during a rolling update: its max_connections must allow them"
+        )
         database = ExternalDatabase(
             "database", ExternalDatabaseArgs(namespace=ns, url=cfg.database_url), opts=in_ns
         )
     endpoint: DatabaseEndpoint = database.endpoint
 
-    items_password = random.RandomPassword("items-service-db-password", length=32, special=False)
-    audit_password = random.RandomPassword("audit-service-db-password", length=32, special=False)
-    audit_token = random.RandomPassword("audit-token", length=48, special=False)
-
     schema = SchemaJob(
         "schema",
         SchemaJobArgs(
             namespace=ns,
-            schema_sql=sources.schema_sql,
+            migrations=sources.migrations,
             endpoint=endpoint,
-            items_password=items_password.result,
-            audit_password=audit_password.result,
+            items_password=credentials.items_db_password,
+            audit_password=credentials.audit_db_password,
             depends_on=[database],
         ),
         opts=in_ns,
     )
-
-    FlaskService(
-        "audit-service",
-        FlaskServiceArgs(
-            name="audit-service",
-            namespace=ns,
-            image=audit_image.ref,
-            port=AUDIT_PORT,
-            replicas=cfg.audit_replicas,
-            database_url=endpoint.url_for(AUDIT_ROLE, audit_password.result),
-            audit_token=audit_token.result,
-            log_level=cfg.log_level,
-            depends_on=[schema.job, *audit_image.ready],
-        ),
-        opts=in_ns,
+    audit_service = FlaskServiceArgs(
+        name="audit-service",
+        namespace=ns,
+        image=audit_image.ref,
+        port=AUDIT_PORT,
+        replicas=cfg.audit_replicas,
+        database_url=endpoint.url_for(AUDIT_ROLE, credentials.audit_db_password),
+        audit_token=credentials.audit_token,
+        log_level=cfg.log_level,
+        image_pull_secret=pull_secret,
+        depends_on=[schema.job, *audit_image.ready],
     )
-    FlaskService(
-        "items-service",
-        FlaskServiceArgs(
-            name="items-service",
-            namespace=ns,
-            image=items_image.ref,
-            port=ITEMS_PORT,
-            replicas=cfg.items_replicas,
-            database_url=endpoint.url_for(ITEMS_ROLE, items_password.result),
-            audit_token=audit_token.result,
-            log_level=cfg.log_level,
-            env={"AUDIT_SERVICE_URL": f"http://audit-service:{AUDIT_PORT}"},
-            node_port=stack_config.ITEMS_NODE_PORT,
-            depends_on=[schema.job, *items_image.ready],
-        ),
-        opts=in_ns,
+    items_service = FlaskServiceArgs(
+        name="items-service",
+        namespace=ns,
+        image=items_image.ref,
+        port=ITEMS_PORT,
+        replicas=cfg.items_replicas,
+        database_url=endpoint.url_for(ITEMS_ROLE, credentials.items_db_password),
+        audit_token=credentials.audit_token,
+        log_level=cfg.log_level,
+        env={"AUDIT_SERVICE_URL": f"http://audit-service:{AUDIT_PORT}"},
+        node_port=stack_config.ITEMS_NODE_PORT,
+        image_pull_secret=pull_secret,
+        depends_on=[schema.job, *items_image.ready],
     )
+    for service in (audit_service, items_service):
+        FlaskService(service.name, service, opts=in_ns)
 
     NetworkPolicies(
         "network-policies",

@@ -17,6 +17,10 @@ PROMETHEUS_IMAGE = (
 NAME = "prometheus"  # the Deployment, its Service (so the in-cluster host name) and pod label
 PROMETHEUS_PORT = 9090
 URL = f"http://{NAME}:{PROMETHEUS_PORT}"
+# Metrics live as long as the pod (an emptyDir): a local demo, not an archive.
+DATA_VOLUME_SIZE = "2Gi"
+# Blocks are cut every 2 hours and the WAL comes on top: leave a quarter free.
+RETENTION_SIZE = "1536MB"
 
 # Until this module existed, Prometheus and Grafana were one component; the alias
 # keeps the objects it created (same names, same types) under their new parent.
@@ -81,6 +85,9 @@ class Prometheus(pulumi.ComponentResource):
                 "--config.file=/etc/prometheus/config/prometheus.yml",
                 "--storage.tsdb.path=/prometheus",
                 "--storage.tsdb.retention.time=7d",
+                # Below the data volume's limit (DATA_VOLUME_SIZE): the kubelet evicts a
+                # pod whose emptyDir outgrows its sizeLimit.
+                f"--storage.tsdb.retention.size={RETENTION_SIZE}",
             ],
             ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=PROMETHEUS_PORT)],
             volume_mounts=[
@@ -93,7 +100,7 @@ class Prometheus(pulumi.ComponentResource):
             liveness_probe=pods.http_probe("/-/healthy", "http", period=10, failures=3),
             readiness_probe=pods.http_probe("/-/ready", "http", period=5, failures=3),
         )
-        k8s.apps.v1.Deployment(
+        deployment = k8s.apps.v1.Deployment(
             name,
             metadata=pods.workload_metadata(name, namespace),
             spec=k8s.apps.v1.DeploymentSpecArgs(
@@ -110,8 +117,7 @@ class Prometheus(pulumi.ComponentResource):
                         [
                             pods.config_map_volume("config", config.metadata.name),
                             pods.config_map_volume("rules", rules.metadata.name),
-                            # Metrics live as long as the pod: a local demo, not an archive.
-                            pods.empty_dir("data", "2Gi"),
+                            pods.empty_dir("data", DATA_VOLUME_SIZE),
                         ],
                         grace_seconds=30,
                         # Pod discovery authenticates with this account's token.
@@ -121,5 +127,12 @@ class Prometheus(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        pods.service(name, namespace, PROMETHEUS_PORT, child, node_port=args.node_port)
+        # After the Deployment: the Service's wait for ready endpoints starts with the pods.
+        pods.service(
+            name,
+            namespace,
+            PROMETHEUS_PORT,
+            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[deployment])),
+            node_port=args.node_port,
+        )
         self.register_outputs({})

@@ -1,6 +1,8 @@
-"""Render every Kubernetes object the dev stack would create, one YAML file each.
+"""Render every Kubernetes object a stack would create, one YAML file each.
 
-    python -m infra.render DIR [--stack-file Pulumi.dev.yaml]
+    python -m infra.render DIR [--stack-file Pulumi.<stack>.yaml]
+
+Without a stack file, every setting has its default: the dev stack `make up` makes.
 
 Runs the Pulumi program under Pulumi's mock runtime: no cluster, no Pulumi CLI.
 Generated secrets are mock placeholders. For review, validation and GitOps diffs.
@@ -13,7 +15,6 @@ from pathlib import Path
 import yaml
 
 from infra import mock_runtime
-from infra.program import REPO_ROOT
 
 TOP_LEVEL_ORDER = ("apiVersion", "kind", "metadata")
 
@@ -37,8 +38,8 @@ def file_name(manifest: dict) -> str:
     return f"{manifest['kind'].lower()}-{manifest['metadata']['name']}.yaml"
 
 
-def render(directory: Path, stack_file: Path) -> list[Path]:
-    run = mock_runtime.run(mock_runtime.stack_config(stack_file))
+def render(directory: Path, stack_file: Path | None = None) -> list[Path]:
+    run = mock_runtime.run(mock_runtime.stack_config(stack_file) if stack_file else {})
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.yaml"):
         stale.unlink()
@@ -57,7 +58,7 @@ def main(argv: list[str]) -> int:
         prog="python -m infra.render", description=__doc__.splitlines()[0]
     )
     parser.add_argument("directory", type=Path)
-    parser.add_argument("--stack-file", type=Path, default=REPO_ROOT / "Pulumi.dev.yaml")
+    parser.add_argument("--stack-file", type=Path, help="the stack's settings (default: none)")
     args = parser.parse_args(argv)
     written = render(args.directory, args.stack_file)
     print(f"wrote {len(written)} Kubernetes objects to {args.directory}")

@@ -1,7 +1,12 @@
-"""The Job that applies database/schema.sql and sets the service roles' passwords.
+"""The Job that migrates the database (database/migrate.sh: schema.sql and the
+numbered migrations after it) and sets the service roles' passwords.
 
-Its name carries a hash of what it runs, so a changed schema.sql makes a new
-Job (which runs) and an unchanged one leaves the finished Job alone.
+Its name carries a hash of everything it applies: the migrations and scripts,
+the role passwords, and the identity of the database it initialises. So a new
+migration, a new password or a new database (a StatefulSet created again, with
+an empty volume) each make a new Job, which runs; when nothing changed, the
+finished Job is left alone. A Job that failed is replaced by the next `pulumi
+up` (`pulumi.com/replaceUnready`), so a fixed migration is retried.
 """
 
 import hashlib
@@ -16,18 +21,24 @@ NAME = "postgres-schema"  # the pods' app.kubernetes.io/name
 ROLES_SECRET = "database-roles"  # noqa: S105 (the Secret's name)
 ITEMS_ROLE = "items_service"
 AUDIT_ROLE = "audit_service"
+SCRIPTS_DIR = "/schema"
+# Covers a first start of PostgreSQL, image pull included.
+DEADLINE_SECONDS = 900
+# Pulumi waits for the Job to complete; its own 10-minute default is shorter
+# than the Job's deadline, so it would give up on a Job that still succeeds.
+AWAIT_TIMEOUT = f"{DEADLINE_SECONDS // 60 + 5}m"
 
 # Runs in the pinned postgres image (psql, pg_isready). Every connection setting,
 # the superuser's password included, comes from the mounted service file.
-APPLY_SCRIPT = """\
+APPLY_SCRIPT = f"""\
 set -eu
 until pg_isready --quiet --timeout=5; do
   echo "waiting for PostgreSQL to accept connections"
   sleep 2
 done
-psql --no-psqlrc --set=ON_ERROR_STOP=1 --single-transaction --file=/schema/schema.sql
-psql --no-psqlrc --set=ON_ERROR_STOP=1 --single-transaction --file=/schema/set-passwords.sql
-echo "schema applied; role passwords set"
+sh {SCRIPTS_DIR}/migrate.sh {SCRIPTS_DIR}
+psql --no-psqlrc --set=ON_ERROR_STOP=1 --single-transaction --file={SCRIPTS_DIR}/set-passwords.sql
+echo "schema up to date; role passwords set"
 """
 
 # psql reads each password from its mounted file into a variable and quotes it
@@ -40,17 +51,24 @@ ALTER ROLE {AUDIT_ROLE} WITH LOGIN PASSWORD :'audit_password';
 """
 
 
-def job_name(schema_sql: str) -> str:
+def scripts(migrations: dict[str, str]) -> dict[str, str]:
+    """The Job's files: the migrations with their runner (database/), and its own two."""
+    return {**migrations, "apply.sh": APPLY_SCRIPT, "set-passwords.sql": SET_PASSWORDS_SQL}
+
+
+def job_name(files: dict[str, str], roles: dict[str, str], database_identity: str) -> str:
     digest = hashlib.sha256()
-    for part in (schema_sql, SET_PASSWORDS_SQL, APPLY_SCRIPT):
-        digest.update(part.encode() + b"\0")
+    for name, text in sorted(files.items()) + sorted(roles.items()):
+        digest.update(f"{name}\0{text}\0".encode())
+    digest.update(database_identity.encode())
     return f"{NAME}-{digest.hexdigest()[:10]}"
 
 
 @dataclass(frozen=True)
 class SchemaJobArgs:
     namespace: pulumi.Input[str]
-    schema_sql: str
+    # database/ as the Job applies it: schema.sql, NNNN_*.sql and migrate.sh, by file name.
+    migrations: dict[str, str]
     endpoint: database.DatabaseEndpoint
     items_password: pulumi.Output
     audit_password: pulumi.Output
@@ -64,33 +82,34 @@ class SchemaJob(pulumi.ComponentResource):
     def __init__(self, name: str, args: SchemaJobArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("items-audit:database:SchemaJob", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        run_name = job_name(args.schema_sql)
+        roles_data = {"items-password": args.items_password, "audit-password": args.audit_password}
         roles = k8s.core.v1.Secret(
             ROLES_SECRET,
             metadata=pods.metadata(ROLES_SECRET, args.namespace),
             type="Opaque",
-            string_data={
-                "items-password": args.items_password,
-                "audit-password": args.audit_password,
-            },
+            string_data=roles_data,
             opts=child,
         )
-        scripts = k8s.core.v1.ConfigMap(
+        files = scripts(args.migrations)
+        # A hash of the passwords reveals nothing of 32 random characters: unsecret,
+        # so that the Job's name shows in previews.
+        run_name = pulumi.Output.unsecret(
+            pulumi.Output.all(pulumi.Output.all(**roles_data), args.endpoint.identity).apply(
+                lambda values: job_name(files, values[0], values[1])
+            )
+        )
+        config_map = k8s.core.v1.ConfigMap(
             NAME,
             metadata=pods.metadata(run_name, args.namespace, app=NAME),
             immutable=True,
-            data={
-                "schema.sql": args.schema_sql,
-                "set-passwords.sql": SET_PASSWORDS_SQL,
-                "apply.sh": APPLY_SCRIPT,
-            },
+            data=files,
             opts=child,
         )
         container = k8s.core.v1.ContainerArgs(
             name="apply-schema",
             image=database.POSTGRES_IMAGE,
             image_pull_policy="IfNotPresent",
-            command=["sh", "/schema/apply.sh"],
+            command=["sh", f"{SCRIPTS_DIR}/apply.sh"],
             env=[
                 k8s.core.v1.EnvVarArgs(
                     name="PGSERVICEFILE", value="/run/secrets/postgres/pg_service.conf"
@@ -99,7 +118,7 @@ class SchemaJob(pulumi.ComponentResource):
                 k8s.core.v1.EnvVarArgs(name="PGCONNECT_TIMEOUT", value="5"),
             ],
             volume_mounts=[
-                pods.mount("schema", "/schema"),
+                pods.mount("schema", SCRIPTS_DIR),
                 pods.mount("admin-secret", "/run/secrets/postgres"),
                 pods.mount("roles-secret", "/run/secrets/roles"),
                 pods.tmp_mount(),
@@ -109,17 +128,21 @@ class SchemaJob(pulumi.ComponentResource):
         )
         self.job = k8s.batch.v1.Job(
             NAME,
-            metadata=pods.metadata(run_name, args.namespace, app=NAME),
+            metadata=pods.metadata(
+                run_name,
+                args.namespace,
+                annotations={"pulumi.com/replaceUnready": "true"},
+                app=NAME,
+            ),
             spec=k8s.batch.v1.JobSpecArgs(
                 backoff_limit=4,
-                # Covers a first start of PostgreSQL, image pull included.
-                active_deadline_seconds=900,
+                active_deadline_seconds=DEADLINE_SECONDS,
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=pods.labels(NAME)),
                     spec=pods.pod_spec(
                         [container],
                         [
-                            pods.config_map_volume("schema", scripts.metadata.name),
+                            pods.config_map_volume("schema", config_map.metadata.name),
                             pods.secret_volume("admin-secret", args.endpoint.admin_secret_name),
                             pods.secret_volume("roles-secret", roles.metadata.name),
                             pods.empty_dir("tmp"),
@@ -128,6 +151,10 @@ class SchemaJob(pulumi.ComponentResource):
                     ),
                 ),
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=args.depends_on,
+                custom_timeouts=pulumi.CustomTimeouts(create=AWAIT_TIMEOUT, update=AWAIT_TIMEOUT),
+            ),
         )
         self.register_outputs({"name": self.job.metadata.name})

@@ -11,6 +11,10 @@ SECRETS_DIR = "/run/secrets/service"
 # preStop sleep, then gunicorn's graceful stop; the grace period covers both.
 DRAIN_SECONDS = 5
 GRACE_SECONDS = 40
+# gunicorn worker processes per pod (WEB_CONCURRENCY).
+WORKERS = 2
+# A rolling update starts one new pod before it stops an old one.
+MAX_SURGE = 1
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,15 @@ class FlaskServiceArgs:
     env: dict[str, str] = field(default_factory=dict)  # further plain settings
     # NodePort makes the service reachable from outside the cluster; None: ClusterIP only.
     node_port: int | None = None
+    # Secret of type kubernetes.io/dockerconfigjson for a private registry.
+    image_pull_secret: pulumi.Input[str] | None = None
     depends_on: list[pulumi.Resource] = field(default_factory=list)
+
+
+def peak_database_connections(replicas: int, connections_per_worker: int) -> int:
+    """The most connections a service's pods hold at once: during a rolling update,
+    every worker of every pod with a full pool."""
+    return (replicas + MAX_SURGE) * WORKERS * connections_per_worker
 
 
 class FlaskService(pulumi.ComponentResource):
@@ -38,17 +50,18 @@ class FlaskService(pulumi.ComponentResource):
     ):
         super().__init__("items-audit:services:FlaskService", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        secret_data = {"database-url": args.database_url, "audit-token": args.audit_token}
         secret = k8s.core.v1.Secret(
             args.name,
             metadata=pods.metadata(args.name, args.namespace),
             type="Opaque",
-            string_data={"database-url": args.database_url, "audit-token": args.audit_token},
+            string_data=secret_data,
             opts=child,
         )
         env = {
             "PORT": str(args.port),
             "LOG_LEVEL": args.log_level,
-            "WEB_CONCURRENCY": "2",
+            "WEB_CONCURRENCY": str(WORKERS),
             "DATABASE_URL_FILE": f"{SECRETS_DIR}/database-url",
             "AUDIT_TOKEN_FILE": f"{SECRETS_DIR}/audit-token",
             **args.env,
@@ -80,13 +93,14 @@ class FlaskService(pulumi.ComponentResource):
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(
                     type="RollingUpdate",
                     rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
-                        max_unavailable=0, max_surge=1
+                        max_unavailable=0, max_surge=MAX_SURGE
                     ),
                 ),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
                         labels=pod_labels,
                         annotations={
+                            **pods.secret_checksum_annotation(secret_data),
                             "prometheus.io/scrape": "true",
                             "prometheus.io/port": str(args.port),
                             "prometheus.io/path": "/metrics",
@@ -99,6 +113,11 @@ class FlaskService(pulumi.ComponentResource):
                             pods.empty_dir("tmp"),
                         ],
                         grace_seconds=GRACE_SECONDS,
+                        image_pull_secrets=[
+                            k8s.core.v1.LocalObjectReferenceArgs(name=args.image_pull_secret)
+                        ]
+                        if args.image_pull_secret
+                        else None,
                         # Replicas on different nodes where there are several.
                         topology_spread_constraints=[
                             k8s.core.v1.TopologySpreadConstraintArgs(
@@ -115,8 +134,14 @@ class FlaskService(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
         )
+        # After the Deployment: the Service's wait for ready endpoints starts when
+        # there are pods, not while the images build and the database starts.
         self.service = pods.service(
-            args.name, args.namespace, args.port, child, node_port=args.node_port
+            args.name,
+            args.namespace,
+            args.port,
+            pulumi.ResourceOptions(parent=self, depends_on=[self.deployment]),
+            node_port=args.node_port,
         )
         # One pod at a time may be evicted: a drain never takes the service down.
         k8s.policy.v1.PodDisruptionBudget(

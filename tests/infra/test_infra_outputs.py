@@ -1,5 +1,7 @@
 """Stack outputs, and what other stack configurations change."""
 
+import base64
+import json
 import re
 
 import pytest
@@ -92,6 +94,7 @@ def test_monitoring_can_be_left_out():
         ("namespace", "Items_Audit", "namespace must be a lowercase DNS label"),
         ("postgres_storage", "lots", "postgres_storage must be a size like 1Gi"),
         ("items_replica", "3", "unknown stack setting(s): items_replica"),
+        ("items_image", "items-service:latest", "items_image must name an image by digest"),
     ],
 )
 def test_an_invalid_stack_setting_stops_the_program_with_a_message_naming_it(
@@ -99,3 +102,60 @@ def test_an_invalid_stack_setting_stops_the_program_with_a_message_naming_it(
 ):
     with pytest.raises(Exception, match=re.escape(message)):
         mock_runtime.run({f"items-audit:{setting}": value})
+
+
+def test_a_private_registry_gets_a_pull_secret_the_service_pods_use():
+    run = mock_runtime.run(
+        {
+            "items-audit:cluster": "remote",
+            "items-audit:image_registry": "registry.example.com/team",
+            "items-audit:registry_username": "robot",
+            "items-audit:registry_password": "s3cret",
+        },
+        secret_keys=("items-audit:registry_password",),
+    )
+    objects = run.kubernetes_objects()
+    secret = find(objects, "Secret", "registry-credentials")
+    assert secret["type"] == "kubernetes.io/dockerconfigjson"
+    auths = json.loads(secret["stringData"][".dockerconfigjson"])["auths"]
+    assert base64.b64decode(auths["registry.example.com"]["auth"]).decode() == "robot:s3cret"
+    for service in ("items-service", "audit-service"):
+        spec = find(objects, "Deployment", service)["spec"]["template"]["spec"]
+        assert spec["imagePullSecrets"] == [{"name": "registry-credentials"}]
+    for name in ("prometheus", "grafana"):
+        assert (
+            "imagePullSecrets" not in find(objects, "Deployment", name)["spec"]["template"]["spec"]
+        )
+
+
+def test_images_built_once_by_ci_are_deployed_by_digest_without_a_build():
+    items = "ghcr.io/team/items-service@sha256:" + "a" * 64
+    audit = "ghcr.io/team/audit-service@sha256:" + "b" * 64
+    run = mock_runtime.run(
+        {
+            "items-audit:cluster": "remote",
+            "items-audit:image_registry": "ghcr.io/team",
+            "items-audit:items_image": items,
+            "items-audit:audit_image": audit,
+        }
+    )
+    assert not run.by_type("docker:index/image:Image")
+    assert not run.by_type("command:local:Command")
+    objects = run.kubernetes_objects()
+    for service, reference in (("items-service", items), ("audit-service", audit)):
+        container = find(objects, "Deployment", service)["spec"]["template"]["spec"]["containers"][
+            0
+        ]
+        assert container["image"] == reference
+
+
+def test_a_remote_cluster_gets_images_for_its_nodes_platform():
+    run = mock_runtime.run(
+        {
+            "items-audit:cluster": "remote",
+            "items-audit:image_registry": "registry.example.com/team",
+            "items-audit:image_platform": "linux/arm64",
+        }
+    )
+    for image in run.by_type("docker:index/image:Image"):
+        assert image.inputs["build"]["platform"] == "linux/arm64"

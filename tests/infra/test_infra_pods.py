@@ -115,3 +115,21 @@ def test_only_prometheus_gets_a_service_account_token(objects):
         assert template["spec"]["automountServiceAccountToken"] is (
             workload == "Deployment/prometheus"
         ), workload
+
+
+def test_grafana_may_take_minutes_on_its_first_start_and_downloads_nothing(objects):
+    container = find(objects, "Deployment", "grafana")["spec"]["template"]["spec"]["containers"][0]
+    startup = container["startupProbe"]
+    assert startup["httpGet"]["path"] == "/api/health"
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 300
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["GF_PLUGINS_PREINSTALL_DISABLED"] == "true"
+
+
+def test_prometheus_deletes_old_data_before_its_volume_is_full(objects):
+    spec = find(objects, "Deployment", "prometheus")["spec"]["template"]["spec"]
+    [retention] = [a for a in spec["containers"][0]["args"] if "retention.size" in a]
+    volume = next(v for v in spec["volumes"] if v["name"] == "data")["emptyDir"]["sizeLimit"]
+    retained_bytes = int(retention.split("=")[1].removesuffix("MB")) * 10**6
+    volume_bytes = int(volume.removesuffix("Gi")) * 2**30
+    assert retained_bytes <= 0.8 * volume_bytes

@@ -3,7 +3,13 @@ the kind cluster config and the program's pinned requirements."""
 
 import yaml
 
-from infra.config import GRAFANA_NODE_PORT, ITEMS_NODE_PORT, KIND_HOST_PORTS, PROMETHEUS_NODE_PORT
+from infra.config import (
+    GRAFANA_NODE_PORT,
+    ITEMS_NODE_PORT,
+    KIND_HOST_PORTS,
+    PROMETHEUS_NODE_PORT,
+    StackConfig,
+)
 from infra.program import REPO_ROOT
 
 
@@ -29,7 +35,19 @@ def test_the_kind_cluster_publishes_every_node_port_on_the_host_port_the_outputs
     assert mappings == KIND_HOST_PORTS
     assert set(mappings) == {ITEMS_NODE_PORT, GRAFANA_NODE_PORT, PROMETHEUS_NODE_PORT}
     assert run.outputs["items_url"] == f"http://localhost:{mappings[ITEMS_NODE_PORT]}"
-    assert cluster["name"] == _yaml("Pulumi.dev.yaml")["config"]["items-audit:kind_cluster_name"]
+    assert cluster["name"] == StackConfig().kind_cluster_name
+
+
+def test_the_kind_node_image_is_pinned_by_digest_to_the_kubernetes_the_e2e_tier_runs():
+    [node] = _yaml("kind/cluster.yaml")["nodes"]
+    image, digest = node["image"].split("@sha256:")
+    assert len(digest) == 64
+    versions = dict(
+        line.split("=", 1)
+        for line in (REPO_ROOT / "e2e" / "versions.env").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    assert image == f"kindest/node:{versions['KUBERNETES_VERSION'].split()[0]}"
 
 
 def test_the_program_and_the_tests_pin_the_same_pulumi_packages():

@@ -1,12 +1,14 @@
-"""The schema Job: named by what it runs, applying schema.sql with psql and
-setting the roles' passwords without exposing them; the services wait for it."""
+"""The schema Job: migrates the database with database/migrate.sh and sets the
+roles' passwords without exposing them. Its name follows everything it applies
+and the database it applies it to, a failed one is replaced by the next update,
+and the services wait for it."""
 
 import dataclasses
 import re
 
 from k8s_objects import find, pod_templates
 
-from infra import mock_runtime
+from infra import mock_runtime, schema_job
 from infra.program import Sources
 
 
@@ -16,37 +18,54 @@ def _job(objects) -> dict:
     return jobs[0]
 
 
-def test_the_job_name_carries_a_hash_that_changes_with_schema_sql(run, dev_config):
-    name = _job(run.kubernetes_objects())["metadata"]["name"]
-    assert re.fullmatch(r"postgres-schema-[0-9a-f]{10}", name)
+def _job_name(run) -> str:
+    return _job(run.kubernetes_objects())["metadata"]["name"]
 
-    same = mock_runtime.run(dev_config)
-    assert _job(same.kubernetes_objects())["metadata"]["name"] == name
 
+def test_the_job_is_named_by_what_it_applies_and_where(run, objects):
+    roles = find(objects, "Secret", "database-roles")["stringData"]
+    statefulset = run.by_type("kubernetes:apps/v1:StatefulSet")[0]
+    uid = mock_runtime.resource_uid(statefulset.type, statefulset.name)
+    files = find(objects, "ConfigMap", _job_name(run))["data"]
+    assert _job_name(run) == schema_job.job_name(files, roles, uid)
+    assert re.fullmatch(r"postgres-schema-[0-9a-f]{10}", _job_name(run))
+
+
+def test_a_new_migration_a_new_password_or_a_new_database_each_make_a_new_job():
+    files = schema_job.scripts(Sources.from_repo().migrations)
+    roles = {"items-password": "a" * 32, "audit-password": "b" * 32}
+    name = schema_job.job_name(files, roles, "uid-1")
+    assert schema_job.job_name(dict(files), dict(roles), "uid-1") == name
+    assert (
+        schema_job.job_name({**files, "0002_colour.sql": "ALTER TABLE items"}, roles, "uid-1")
+        != name
+    )
+    assert schema_job.job_name(files, {**roles, "items-password": "c" * 32}, "uid-1") != name
+    assert schema_job.job_name(files, roles, "uid-2") != name
+
+
+def test_a_new_migration_file_reaches_the_job(run, dev_config):
     original = Sources.from_repo()
-    changed_sources = dataclasses.replace(
-        original,
-        schema_sql=original.schema_sql
-        + "\nCREATE INDEX IF NOT EXISTS items_name_idx ON items (name);\n",
+    migration = "ALTER TABLE items ADD COLUMN IF NOT EXISTS colour text;\n"
+    changed = dataclasses.replace(
+        original, migrations={**original.migrations, "0002_colour.sql": migration}
     )
-    changed = _job(mock_runtime.run(dev_config, sources=changed_sources).kubernetes_objects())
-    assert changed["metadata"]["name"] != name
-    schema_map = find(
-        mock_runtime.run(dev_config, sources=changed_sources).kubernetes_objects(),
-        "ConfigMap",
-        changed["metadata"]["name"],
-    )
-    assert schema_map["data"]["schema.sql"] == changed_sources.schema_sql
+    changed_run = mock_runtime.run(dev_config, sources=changed)
+    assert _job_name(changed_run) != _job_name(run)
+    files = find(changed_run.kubernetes_objects(), "ConfigMap", _job_name(changed_run))["data"]
+    assert files["0002_colour.sql"] == migration
 
 
-def test_the_job_applies_the_repository_schema_with_psql_stopping_on_the_first_error(objects):
+def test_the_job_applies_the_repository_migrations_then_the_passwords(objects):
     job = _job(objects)
-    data = find(objects, "ConfigMap", job["metadata"]["name"])["data"]
-    assert data["schema.sql"] == Sources.from_repo().schema_sql
-    script = data["apply.sh"]
-    assert "pg_isready" in script.split("psql")[0], "waits for the database first"
-    assert "--set=ON_ERROR_STOP=1 --single-transaction --file=/schema/schema.sql" in script
-    assert "--file=/schema/set-passwords.sql" in script
+    files = find(objects, "ConfigMap", job["metadata"]["name"])["data"]
+    assert {name: text for name, text in files.items() if name.endswith((".sql", ".sh"))} == {
+        **Sources.from_repo().migrations,
+        "apply.sh": schema_job.APPLY_SCRIPT,
+        "set-passwords.sql": schema_job.SET_PASSWORDS_SQL,
+    }
+    script = files["apply.sh"]
+    assert script.index("pg_isready") < script.index("migrate.sh") < script.index("set-passwords")
     assert find(objects, "ConfigMap", job["metadata"]["name"])["immutable"] is True
 
 
@@ -87,6 +106,29 @@ def test_the_job_runs_after_the_database_and_the_deployments_after_the_job(run):
     deployments = {r.name: r for r in run.by_type("kubernetes:apps/v1:Deployment")}
     for service in ("items-service", "audit-service"):
         assert job.urn in deployments[service].dependencies, service
+
+
+def test_a_failed_job_is_replaced_by_the_next_update_rather_than_failing_it_again(objects):
+    assert _job(objects)["metadata"]["annotations"]["pulumi.com/replaceUnready"] == "true"
+
+
+def test_pulumi_waits_for_the_job_as_long_as_the_job_may_run(run, objects):
+    def minutes(timeout: str) -> int:
+        return int(timeout.removesuffix("m"))
+
+    deadline = _job(objects)["spec"]["activeDeadlineSeconds"]
+    timeouts = run.by_type("kubernetes:batch/v1:Job")[0].custom_timeouts
+    assert minutes(timeouts["create"]) * 60 > deadline
+    assert minutes(timeouts["update"]) * 60 > deadline
+
+
+def test_nothing_tells_pulumi_to_skip_waiting_so_the_ordering_holds(objects):
+    """The Deployments start after the Job has completed only because Pulumi waits
+    for each to be ready; `pulumi.com/skipAwait` would make it move on at once."""
+    for manifest in objects:
+        annotations = manifest["metadata"].get("annotations") or {}
+        assert "pulumi.com/skipAwait" not in annotations, manifest["metadata"]["name"]
+        assert "pulumi.com/timeoutSeconds" not in annotations, manifest["metadata"]["name"]
 
 
 def test_the_job_pod_never_restarts_in_place_and_gives_up_eventually(objects):

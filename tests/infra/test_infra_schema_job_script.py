@@ -1,28 +1,42 @@
-"""The schema Job's script, run for real: psql against the test PostgreSQL
-server (127.0.0.1:5432, trust auth), in a throwaway database, with the Job's
-files laid out in a temporary directory instead of its mounts."""
+"""The schema Job's scripts, run for real: psql against a PostgreSQL server of
+the tests' own, with the Job's files (its ConfigMap, as rendered) laid out in a
+temporary directory instead of its mounts."""
 
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 import subprocess
+import threading
+from contextlib import closing
+from pathlib import Path
 
-import psycopg2
 import pytest
 from k8s_objects import find
 
+from infra.schema_job import SCRIPTS_DIR
+from tests.infra.postgres_server import PostgresServer
+
+
+@pytest.fixture(scope="module")
+def server():
+    server = PostgresServer()
+    yield server
+    server.stop()
+
 
 @pytest.fixture
-def database():
-    name = f"infra_schema_job_{secrets.token_hex(4)}"
-    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    yield name
-    admin.cursor().execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
+def database(server):
+    name = f"schema_job_{secrets.token_hex(4)}"
+    with closing(server.connect()) as admin:
+        admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def _query(server, database, sql, params=None) -> list[tuple]:
+    with closing(server.connect(database)) as connection, connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
 
 
 def _scram_matches(verifier: str, password: str) -> bool:
@@ -43,72 +57,168 @@ def _scram_matches(verifier: str, password: str) -> bool:
     )
 
 
-def _lay_out_job_files(objects, tmp_path, database):
-    job = next(o for o in objects if o["kind"] == "Job")
-    data = find(objects, "ConfigMap", job["metadata"]["name"])["data"]
-    roles = tmp_path / "roles"
-    roles.mkdir()
-    passwords = {
-        "items-password": "items-" + secrets.token_hex(8),
-        "audit-password": "audit-" + secrets.token_hex(8),
-    }
-    for key, value in passwords.items():
-        (roles / key).write_text(value)
-    for key, text in data.items():
-        text = text.replace("/schema/", f"{tmp_path}/").replace("/run/secrets/roles/", f"{roles}/")
-        (tmp_path / key).write_text(text)
-    service_file = tmp_path / "pg_service.conf"
-    service_file.write_text(
-        f"[admin]\nhost=127.0.0.1\nport=5432\ndbname={database}\nuser=postgres\n"
-    )
-    env = {
-        **os.environ,
-        "PGSERVICEFILE": str(service_file),
-        "PGSERVICE": "admin",
-        "PGCONNECT_TIMEOUT": "5",
-    }
-    return env, passwords
+class JobFiles:
+    """The Job's mounts in a directory: its ConfigMap's files, the roles' password
+    files, and the libpq service file the admin Secret would hold."""
+
+    def __init__(self, objects, directory: Path, server, database: str):
+        job = next(o for o in objects if o["kind"] == "Job")
+        self.directory = directory
+        roles = directory / "roles"
+        roles.mkdir()
+        self.passwords = {
+            "items-password": "items-" + secrets.token_hex(8),
+            "audit-password": "audit-" + secrets.token_hex(8),
+        }
+        for key, value in self.passwords.items():
+            (roles / key).write_text(value)
+        for name, text in find(objects, "ConfigMap", job["metadata"]["name"])["data"].items():
+            if name in ("apply.sh", "set-passwords.sql"):
+                text = text.replace(SCRIPTS_DIR, str(directory)).replace(
+                    "/run/secrets/roles/", f"{roles}/"
+                )
+            (directory / name).write_text(text)
+        (directory / "pg_service.conf").write_text(
+            f"[admin]\nhost=127.0.0.1\nport={server.port}\ndbname={database}\nuser=postgres\n"
+        )
+
+    def run(self) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["sh", str(self.directory / "apply.sh")],
+            env={
+                "PATH": "/usr/bin:/bin",
+                "PGSERVICEFILE": str(self.directory / "pg_service.conf"),
+                "PGSERVICE": "admin",
+                "PGCONNECT_TIMEOUT": "5",
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def add_migration(self, name: str, sql: str) -> None:
+        (self.directory / name).write_text(sql)
 
 
-def test_the_job_script_applies_the_schema_and_sets_both_role_passwords_twice_over(
-    objects, tmp_path, database
+@pytest.fixture
+def job(objects, tmp_path, server, database) -> JobFiles:
+    return JobFiles(objects, tmp_path, server, database)
+
+
+def test_the_job_migrates_and_sets_both_role_passwords_and_a_rerun_changes_nothing(
+    job, server, database
 ):
-    env, passwords = _lay_out_job_files(objects, tmp_path, database)
-    for attempt in range(2):  # a rerun (a retried Job) succeeds too
-        result = subprocess.run(
-            ["sh", str(tmp_path / "apply.sh")], env=env, capture_output=True, text=True, timeout=60
-        )
-        assert result.returncode == 0, (attempt, result.stdout, result.stderr)
-        assert "schema applied; role passwords set" in result.stdout
-        for password in passwords.values():
+    first = job.run()
+    assert first.returncode == 0, first.stderr
+    assert "applied migration 0001 (schema.sql)" in first.stdout
+    second = job.run()  # a retried Job, or the next one with nothing new
+    assert second.returncode == 0, second.stderr
+    assert "applied migration" not in second.stdout
+    for result in (first, second):
+        assert "schema up to date; role passwords set" in result.stdout
+        for password in job.passwords.values():
             assert password not in result.stdout + result.stderr
-    with psycopg2.connect(
-        host="127.0.0.1", port=5432, user="postgres", dbname=database
-    ) as connection:
-        cursor = connection.cursor()
-        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
-        assert [row[0] for row in cursor.fetchall()] == ["audit_logs", "audit_outbox", "items"]
-        cursor.execute(
+    tables = _query(
+        server, database, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+    )
+    assert [name for (name,) in tables] == [
+        "audit_logs",
+        "audit_outbox",
+        "items",
+        "schema_migrations",
+    ]
+    assert _query(server, database, "SELECT version, file FROM schema_migrations") == [
+        ("0001", "schema.sql")
+    ]
+    verifiers = dict(
+        _query(
+            server,
+            database,
             "SELECT rolname, rolpassword FROM pg_authid"
-            " WHERE rolname IN ('items_service', 'audit_service')"
+            " WHERE rolname IN ('items_service', 'audit_service')",
         )
-        verifiers = dict(cursor.fetchall())
-        assert _scram_matches(verifiers["items_service"], passwords["items-password"])
-        assert _scram_matches(verifiers["audit_service"], passwords["audit-password"])
+    )
+    assert _scram_matches(verifiers["items_service"], job.passwords["items-password"])
+    assert _scram_matches(verifiers["audit_service"], job.passwords["audit-password"])
 
 
-def test_the_job_script_stops_on_the_first_sql_error(objects, tmp_path, database):
-    env, _ = _lay_out_job_files(objects, tmp_path, database)
-    (tmp_path / "schema.sql").write_text(
-        "CREATE TABLE broken (;\nCREATE TABLE never_created (id int);\n"
+def test_a_second_migration_changes_a_table_that_has_rows_once(job, server, database):
+    assert job.run().returncode == 0
+    _query(server, database, "INSERT INTO items (name) VALUES ('kept'), ('also kept')")
+    job.add_migration("0002_colour.sql", "ALTER TABLE items ADD COLUMN colour text;\n")
+
+    applied = job.run()
+    again = job.run()
+
+    assert applied.returncode == 0, applied.stderr
+    assert "applied migration 0002 (0002_colour.sql)" in applied.stdout
+    assert again.returncode == 0 and "applied migration" not in again.stdout
+    assert _query(server, database, "SELECT name, colour FROM items ORDER BY id") == [
+        ("kept", None),
+        ("also kept", None),
+    ]
+    assert [
+        v for (v,) in _query(server, database, "SELECT version FROM schema_migrations ORDER BY 1")
+    ] == [
+        "0001",
+        "0002",
+    ]
+
+
+def test_a_database_made_before_migrations_existed_is_taken_over_without_loss(
+    job, server, database
+):
+    schema = (job.directory / "schema.sql").read_text()
+    with closing(server.connect(database)) as connection, connection.cursor() as cursor:
+        cursor.execute(schema)
+        cursor.execute("INSERT INTO items (name) VALUES ('from the old Job')")
+
+    result = job.run()
+
+    assert result.returncode == 0, result.stderr
+    assert _query(server, database, "SELECT name FROM items") == [("from the old Job",)]
+    assert _query(server, database, "SELECT version FROM schema_migrations") == [("0001",)]
+
+
+def test_a_failing_migration_leaves_nothing_of_itself_and_fails_the_job(job, server, database):
+    assert job.run().returncode == 0
+    job.add_migration(
+        "0002_broken.sql", "CREATE TABLE half_done (id int);\nCREATE TABLE broken (;\n"
     )
-    result = subprocess.run(
-        ["sh", str(tmp_path / "apply.sh")], env=env, capture_output=True, text=True, timeout=60
-    )
+
+    result = job.run()
+
     assert result.returncode != 0
-    with psycopg2.connect(
-        host="127.0.0.1", port=5432, user="postgres", dbname=database
-    ) as connection:
-        cursor = connection.cursor()
-        cursor.execute("SELECT to_regclass('never_created')")
-        assert cursor.fetchone() == (None,)
+    assert "syntax error" in result.stderr
+    assert _query(server, database, "SELECT to_regclass('half_done')") == [(None,)]
+    assert _query(server, database, "SELECT version FROM schema_migrations") == [("0001",)]
+
+
+def test_a_migration_changed_after_it_was_applied_stops_the_job_naming_it(job):
+    assert job.run().returncode == 0
+    with open(job.directory / "schema.sql", "a") as schema:
+        schema.write("\nCREATE INDEX IF NOT EXISTS items_name_idx ON items (name);\n")
+
+    result = job.run()
+
+    assert result.returncode != 0
+    assert (
+        "schema.sql (migration 0001) was changed after it was applied to this database;"
+        " put the change in a new migration instead"
+    ) in result.stderr
+
+
+def test_two_jobs_at_once_apply_each_migration_once(job, server, database):
+    job.add_migration("0002_colour.sql", "ALTER TABLE items ADD COLUMN colour text;\n")
+    results = []
+    runs = [threading.Thread(target=lambda: results.append(job.run())) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+
+    assert [result.returncode for result in results] == [0, 0], [r.stderr for r in results]
+    output = "".join(result.stdout for result in results)
+    assert output.count("applied migration 0001") == 1
+    assert output.count("applied migration 0002") == 1
+    assert _query(server, database, "SELECT count(*) FROM schema_migrations") == [(2,)]
