@@ -19,12 +19,16 @@ run_psql() {
     psql --no-psqlrc --quiet --set=ON_ERROR_STOP=1 "$@"
 }
 
-run_psql --command="CREATE TABLE IF NOT EXISTS schema_migrations (
+# Concurrent CREATE TABLE IF NOT EXISTS can collide in the catalog: under the lock too.
+run_psql --single-transaction --file=- <<'SQL'
+SELECT pg_advisory_xact_lock(hashtext('schema_migrations')) \gset
+CREATE TABLE IF NOT EXISTS schema_migrations (
     version    text PRIMARY KEY,
     file       text NOT NULL,
     sha256     text NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now()
-)"
+);
+SQL
 
 for file in "${directory}/schema.sql" "${directory}"/[0-9][0-9][0-9][0-9]_*.sql; do
   [ -f "${file}" ] || continue

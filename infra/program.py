@@ -23,7 +23,12 @@ from infra.database import (
 )
 from infra.grafana import Grafana, GrafanaArgs
 from infra.images import LocalEngine, ServiceImage, ServiceImageArgs, registry_pull_secret
-from infra.network_policies import NetworkPolicies, NetworkPoliciesArgs, system_rules
+from infra.network_policies import (
+    NetworkPolicies,
+    NetworkPoliciesArgs,
+    system_exits,
+    system_flows,
+)
 from infra.prometheus import URL as PROMETHEUS_URL
 from infra.prometheus import Prometheus, PrometheusArgs
 from infra.schema_job import AUDIT_ROLE, ITEMS_ROLE, SchemaJob, SchemaJobArgs
@@ -192,10 +197,16 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
         "network-policies",
         NetworkPoliciesArgs(
             namespace=ns,
-            rules=system_rules(
+            flows=system_flows(
                 ITEMS_PORT,
                 AUDIT_PORT,
                 in_cluster_database=cfg.database_url is None,
+                monitoring=cfg.monitoring,
+            ),
+            exits=system_exits(
+                None
+                if cfg.database_url is None
+                else pulumi.Output.unsecret(endpoint.location.apply(lambda where: where.port)),
                 monitoring=cfg.monitoring,
             ),
         ),

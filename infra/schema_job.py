@@ -42,8 +42,10 @@ echo "schema up to date; role passwords set"
 """
 
 # psql reads each password from its mounted file into a variable and quotes it
-# as a literal (:'name'), so no password is on a command line.
+# as a literal (:'name'), so no password is on a command line. Two Jobs altering
+# a role at once would fail ("tuple concurrently updated"): migrate.sh's lock.
 SET_PASSWORDS_SQL = f"""\
+SELECT pg_advisory_xact_lock(hashtext('schema_migrations')) \\gset
 \\set items_password `cat /run/secrets/roles/items-password`
 \\set audit_password `cat /run/secrets/roles/audit-password`
 ALTER ROLE {ITEMS_ROLE} WITH LOGIN PASSWORD :'items_password';

@@ -24,6 +24,13 @@ EXPECTED_OBJECTS = {
     ("PodDisruptionBudget", "audit-service"),
     # network policies
     ("NetworkPolicy", "default-deny-ingress"),
+    ("NetworkPolicy", "default-deny-egress"),
+    ("NetworkPolicy", "allow-dns-egress"),
+    ("NetworkPolicy", "allow-items-service-egress"),
+    ("NetworkPolicy", "allow-audit-service-egress"),
+    ("NetworkPolicy", "allow-postgres-schema-egress"),
+    ("NetworkPolicy", "allow-prometheus-egress"),
+    ("NetworkPolicy", "allow-grafana-egress"),
     ("NetworkPolicy", "allow-items-service"),
     ("NetworkPolicy", "allow-audit-service"),
     ("NetworkPolicy", "allow-postgres"),
