@@ -65,6 +65,12 @@ class StackConfig:
     postgres_storage: str = "1Gi"
     storage_class: str | None = None
     monitoring: bool = True
+    # PodMonitors and a PrometheusRule for a cluster that runs the Prometheus Operator
+    # (kube-prometheus-stack), whose Prometheus runs in prometheus_operator_namespace
+    # and selects objects labelled release=<prometheus_operator_release> when set.
+    prometheus_operator: bool = False
+    prometheus_operator_namespace: str = "monitoring"
+    prometheus_operator_release: str | None = None
     # Host name the node ports are reached at (e.g. `minikube ip`).
     public_host: str = "localhost"
 

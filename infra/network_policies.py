@@ -28,6 +28,8 @@ class Flow:
     source: str | None  # app.kubernetes.io/name of the senders, or OUTSIDE
     to: str  # app.kubernetes.io/name of the receivers
     port: int
+    # The senders' namespace when it is not the stack's: only the receiving end is ours.
+    source_namespace: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,14 @@ class NetworkPoliciesArgs:
 
 
 def system_flows(
-    items_port: int, audit_port: int, in_cluster_database: bool, monitoring: bool
+    items_port: int,
+    audit_port: int,
+    in_cluster_database: bool,
+    monitoring: bool,
+    operator_namespace: str | None = None,
 ) -> list[Flow]:
+    """operator_namespace: where a Prometheus Operator's Prometheus (its pods labelled
+    app.kubernetes.io/name=prometheus) scrapes the services from, if one does."""
     database_clients = ("items-service", "audit-service", schema_job.NAME)
     flows = [
         # Public: users, from anywhere.
@@ -67,6 +75,11 @@ def system_flows(
             Flow(OUTSIDE, prometheus.NAME, prometheus.PROMETHEUS_PORT),
             Flow(OUTSIDE, grafana.NAME, grafana.GRAFANA_PORT),
             Flow(grafana.NAME, prometheus.NAME, prometheus.PROMETHEUS_PORT),
+        ]
+    if operator_namespace is not None:
+        flows += [
+            Flow(prometheus.NAME, "items-service", items_port, operator_namespace),
+            Flow(prometheus.NAME, "audit-service", audit_port, operator_namespace),
         ]
     return flows
 
@@ -88,9 +101,14 @@ def _tcp(port: int) -> k8s.networking.v1.NetworkPolicyPortArgs:
     return k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=port)
 
 
-def _pods(name: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+def _pods(name: str, namespace: str | None = None) -> k8s.networking.v1.NetworkPolicyPeerArgs:
     return k8s.networking.v1.NetworkPolicyPeerArgs(
-        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": name})
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": name}),
+        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+            match_labels={"kubernetes.io/metadata.name": namespace}
+        )
+        if namespace
+        else None,
     )
 
 
@@ -145,14 +163,22 @@ class NetworkPolicies(pulumi.ComponentResource):
                         # No `from`: anyone, when anyone outside may connect.
                         from_=None
                         if any(flow.source is OUTSIDE for flow in flows if flow.port == port)
-                        else [_pods(flow.source) for flow in flows if flow.port == port],
+                        else [
+                            _pods(flow.source, flow.source_namespace)
+                            for flow in flows
+                            if flow.port == port
+                        ],
                         ports=[_tcp(port)],
                     )
                     for port in _unique(flow.port for flow in flows)
                 ],
             )
         senders = _unique(
-            [flow.source for flow in args.flows if flow.source is not OUTSIDE]
+            [
+                flow.source
+                for flow in args.flows
+                if flow.source is not OUTSIDE and flow.source_namespace is None
+            ]
             + [exit_.source for exit_ in args.exits]
         )
         for sender in senders:
@@ -161,7 +187,7 @@ class NetworkPolicies(pulumi.ComponentResource):
                     to=[_pods(flow.to)], ports=[_tcp(flow.port)]
                 )
                 for flow in args.flows
-                if flow.source == sender
+                if flow.source == sender and flow.source_namespace is None
             ] + [
                 k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                     to=_every_address(), ports=[_tcp(exit_.port)]

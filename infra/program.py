@@ -12,6 +12,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
+import monitoring
 from infra import config as stack_config
 from infra.credentials import Credentials
 from infra.database import (
@@ -31,6 +32,11 @@ from infra.network_policies import (
 )
 from infra.prometheus import URL as PROMETHEUS_URL
 from infra.prometheus import Prometheus, PrometheusArgs
+from infra.prometheus_operator import (
+    PrometheusOperatorMonitoring,
+    PrometheusOperatorMonitoringArgs,
+    ScrapedService,
+)
 from infra.schema_job import AUDIT_ROLE, ITEMS_ROLE, SchemaJob, SchemaJobArgs
 from infra.service import FlaskService, FlaskServiceArgs, peak_database_connections
 
@@ -202,6 +208,9 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
                 AUDIT_PORT,
                 in_cluster_database=cfg.database_url is None,
                 monitoring=cfg.monitoring,
+                operator_namespace=cfg.prometheus_operator_namespace
+                if cfg.prometheus_operator
+                else None,
             ),
             exits=system_exits(
                 None
@@ -237,3 +246,18 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
         pulumi.export("grafana_url", cfg.public_url(stack_config.GRAFANA_NODE_PORT))
         pulumi.export("prometheus_url", cfg.public_url(stack_config.PROMETHEUS_NODE_PORT))
         pulumi.export("grafana_admin_password", pulumi.Output.secret(grafana.admin_password))
+    if cfg.prometheus_operator:
+        release = cfg.prometheus_operator_release
+        PrometheusOperatorMonitoring(
+            "prometheus-operator",
+            PrometheusOperatorMonitoringArgs(
+                namespace=ns,
+                services=[
+                    ScrapedService("items-service", "http"),
+                    ScrapedService("audit-service", "http"),
+                ],
+                rule_groups=monitoring.rule_groups(),
+                labels={"release": release} if release else {},
+            ),
+            opts=in_ns,
+        )

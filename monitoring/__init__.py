@@ -43,6 +43,11 @@ def alert_rules() -> dict[str, str]:
     return {path.name: path.read_text(encoding="utf-8") for path in sorted(RULES_DIR.glob("*.yml"))}
 
 
+def rule_groups() -> list[dict]:
+    """Every rule group of the rule files, in file-name order (as a PrometheusRule carries them)."""
+    return [group for text in alert_rules().values() for group in yaml.safe_load(text)["groups"]]
+
+
 def grafana_datasources(prometheus_url: str) -> str:
     """Grafana datasource provisioning file: the Prometheus datasource, uid `prometheus`."""
     provisioning = _load_yaml("grafana-datasources.yml")

@@ -1,14 +1,16 @@
-"""Debian's Prometheus in tests: the Kubernetes config with pod discovery swapped for
-equivalent static targets, and a real server on loopback.
+"""Prometheus in tests: the release the cluster runs, and a real server on loopback.
 
-Debian builds Prometheus without Kubernetes service discovery, so each
-`kubernetes_sd_configs` block becomes a `static_configs` block whose targets carry
-the same `__meta_kubernetes_*` labels pod discovery would give those pods; the
-job's relabelling, paths and everything else stay exactly as deployed.
+scripts/setup/40-prometheus.sh builds prometheus and promtool of the version of the
+image infra/ pins into ${XDG_CACHE_HOME:-~/.cache}/items-audit/prometheus/<version>/.
+
+There is no Kubernetes API here, so the live server cannot discover pods: each
+`kubernetes_sd_configs` block of its config becomes a `static_configs` block whose
+targets carry the `__meta_kubernetes_*` labels pod discovery would give the pods of
+the rendered workloads; the job's relabelling and everything else stay as deployed.
 """
 
+import os
 import re
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -17,19 +19,29 @@ from pathlib import Path
 import requests
 import yaml
 
+from infra.prometheus import PROMETHEUS_IMAGE
 from tests.support.network import free_port
 
-PART_OF = "items-audit"
+
+def image_version() -> str:
+    """The Prometheus release the cluster runs: the pinned image's tag, without the v."""
+    match = re.fullmatch(r"prom/prometheus:v(\d+\.\d+\.\d+)@sha256:[0-9a-f]{64}", PROMETHEUS_IMAGE)
+    assert match, f"not a prom/prometheus:vX.Y.Z@sha256:... pin: {PROMETHEUS_IMAGE}"
+    return match[1]
+
+
+def build_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "items-audit" / "prometheus" / image_version()
 
 
 def binary(name: str) -> str:
-    """The path of a Prometheus tool; a missing one fails the test.
-    scripts/setup/40-prometheus.sh installs them."""
-    path = shutil.which(name)
-    assert path, (
-        f"{name} not found: run scripts/setup/40-prometheus.sh (apt-get install prometheus)"
+    """The path of a Prometheus tool of the cluster's release; a missing one fails the test."""
+    path = build_dir() / name
+    assert os.access(path, os.X_OK), (
+        f"{path} not found: scripts/setup/40-prometheus.sh builds Prometheus {image_version()}"
     )
-    return path
+    return str(path)
 
 
 def sanitized(name: str) -> str:
@@ -43,22 +55,23 @@ class Pod:
 
     namespace: str
     name: str
-    app: str
     ip: str
     port: int
-    annotations: tuple[tuple[str, str], ...] = ()
+    labels: dict[str, str]
+    annotations: dict[str, str]
 
     @classmethod
-    def scraped(
-        cls, namespace: str, name: str, app: str, ip: str, port: int, path: str = "/metrics"
-    ) -> "Pod":
-        """A pod carrying the contract's opt-in annotations."""
-        annotations = (
-            ("prometheus.io/scrape", "true"),
-            ("prometheus.io/port", str(port)),
-            ("prometheus.io/path", path),
-        )
-        return cls(namespace, name, app, ip, port, annotations)
+    def from_template(cls, template: dict, namespace: str, name: str, ip: str, port: int) -> "Pod":
+        """A pod of a rendered pod template, its one container port reached at ip:port
+        instead (as through a port-forward); its annotations are the template's, an
+        annotation naming the container port names `port`."""
+        [container] = template["spec"]["containers"]
+        [container_port] = [str(entry["containerPort"]) for entry in container["ports"]]
+        annotations = {
+            key: str(port) if key == "prometheus.io/port" and value == container_port else value
+            for key, value in (template["metadata"].get("annotations") or {}).items()
+        }
+        return cls(namespace, name, ip, port, template["metadata"]["labels"], annotations)
 
     def discovered_labels(self) -> dict[str, str]:
         labels = {
@@ -69,10 +82,10 @@ class Pod:
             "__meta_kubernetes_pod_ready": "true",
             "__meta_kubernetes_pod_container_port_number": str(self.port),
             "__meta_kubernetes_pod_container_port_protocol": "TCP",
-            "__meta_kubernetes_pod_label_" + sanitized("app.kubernetes.io/name"): self.app,
-            "__meta_kubernetes_pod_label_" + sanitized("app.kubernetes.io/part-of"): PART_OF,
         }
-        for name, value in self.annotations:
+        for name, value in self.labels.items():
+            labels["__meta_kubernetes_pod_label_" + sanitized(name)] = value
+        for name, value in self.annotations.items():
             labels["__meta_kubernetes_pod_annotation_" + sanitized(name)] = value
         return labels
 

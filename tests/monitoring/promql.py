@@ -3,8 +3,6 @@
 import json
 import re
 
-import yaml
-
 import monitoring
 
 KEYWORDS = {
@@ -38,16 +36,8 @@ def metric_names(expr: str) -> set[str]:
     return names
 
 
-def rule_groups() -> list[dict]:
-    return [
-        group
-        for text in monitoring.alert_rules().values()
-        for group in yaml.safe_load(text)["groups"]
-    ]
-
-
 def rules() -> list[dict]:
-    return [rule for group in rule_groups() for rule in group["rules"]]
+    return [rule for group in monitoring.rule_groups() for rule in group["rules"]]
 
 
 def alerts() -> list[dict]:

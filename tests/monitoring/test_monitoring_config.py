@@ -1,6 +1,7 @@
 """The Prometheus config and the Grafana provisioning files the Pulumi program deploys."""
 
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -29,11 +30,10 @@ POD_DISCOVERY_LABELS = {
 }
 POD_LABEL_PREFIXES = ("__meta_kubernetes_pod_label_", "__meta_kubernetes_pod_annotation_")
 # What the team contract says scraped pods carry.
+SCRAPE_ANNOTATIONS = ("prometheus.io/scrape", "prometheus.io/port", "prometheus.io/path")
 CONTRACT_POD_METADATA = {
     "__meta_kubernetes_pod_label_" + sanitized("app.kubernetes.io/name"),
-    "__meta_kubernetes_pod_annotation_" + sanitized("prometheus.io/scrape"),
-    "__meta_kubernetes_pod_annotation_" + sanitized("prometheus.io/port"),
-    "__meta_kubernetes_pod_annotation_" + sanitized("prometheus.io/path"),
+    *("__meta_kubernetes_pod_annotation_" + sanitized(name) for name in SCRAPE_ANNOTATIONS),
 }
 
 
@@ -102,8 +102,32 @@ def test_config_refuses_a_namespace_kubernetes_would_refuse(namespace):
         monitoring.prometheus_config(namespace)
 
 
-def test_static_stand_in_differs_from_the_deployed_config_only_in_discovery():
-    pods = [Pod.scraped(NAMESPACE, "items-service-0", "items-service", "10.0.0.5", 8080)]
+@pytest.mark.parametrize("service", ["items-service", "audit-service"])
+def test_each_services_pods_opt_in_to_scraping_of_their_metrics_on_their_container_port(
+    pod_templates, service
+):
+    template = pod_templates[f"Deployment/{service}"]
+    [container] = template["spec"]["containers"]
+    [port] = container["ports"]
+    assert template["metadata"]["labels"]["app.kubernetes.io/name"] == service
+    annotations = template["metadata"]["annotations"]
+    assert {key: annotations.get(key) for key in SCRAPE_ANNOTATIONS} == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(port["containerPort"]),
+        "prometheus.io/path": "/metrics",
+    }
+
+
+def test_static_stand_in_differs_from_the_deployed_config_only_in_discovery(pod_templates):
+    pods = [
+        Pod.from_template(
+            pod_templates["Deployment/items-service"],
+            NAMESPACE,
+            "items-service-0",
+            "10.0.0.5",
+            8080,
+        )
+    ]
     deployed = rendered_config()
     stand_in = with_static_pods(monitoring.prometheus_config(NAMESPACE), pods)
     jobs = zip(deployed["scrape_configs"], stand_in["scrape_configs"], strict=True)
@@ -113,29 +137,34 @@ def test_static_stand_in_differs_from_the_deployed_config_only_in_discovery():
     assert stand_in == deployed
 
 
-def test_promtool_accepts_the_config_with_its_alert_rules(tmp_path):
-    pods = [
-        Pod.scraped(NAMESPACE, "items-service-0", "items-service", "10.0.0.5", 8080),
-        Pod.scraped(NAMESPACE, "audit-service-0", "audit-service", "10.0.0.6", 8081),
-        Pod(NAMESPACE, "postgres-0", "postgres", "10.0.0.7", 5432),
-    ]
-    config = with_static_pods(monitoring.prometheus_config(NAMESPACE), pods)
-    rules_dir = tmp_path / "rules"
+def promtool_check_config(config: dict, directory: Path) -> subprocess.CompletedProcess:
+    rules_dir = directory / "rules"
     rules_dir.mkdir()
     for name, text in monitoring.alert_rules().items():
         (rules_dir / name).write_text(text)
     # The deployed path, /etc/prometheus/rules, is where the rules ConfigMap is mounted.
     config["rule_files"] = [str(rules_dir / "*.yml")]
-    config_path = tmp_path / "prometheus.yml"
+    config_path = directory / "prometheus.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-
-    result = subprocess.run(
+    return subprocess.run(
         [binary("promtool"), "check", "config", str(config_path)], capture_output=True, text=True
     )
+
+
+def test_promtool_accepts_the_deployed_config_with_its_pod_discovery_and_alert_rules(tmp_path):
+    result = promtool_check_config(rendered_config(), tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(monitoring.alert_rules())} rule files found" in result.stdout, (
         result.stdout
     )
+
+
+def test_promtool_refuses_pod_discovery_kubernetes_sd_does_not_support(tmp_path):
+    config = rendered_config()
+    config["scrape_configs"][0]["kubernetes_sd_configs"][0]["role"] = "deployment"
+    result = promtool_check_config(config, tmp_path)
+    assert result.returncode == 1
+    assert 'unknown Kubernetes SD role "deployment"' in result.stderr, result.stderr
 
 
 def test_grafana_datasource_is_the_prometheus_service_with_a_fixed_uid():

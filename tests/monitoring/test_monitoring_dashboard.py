@@ -2,9 +2,15 @@
 and every panel is complete. Its queries are run against a real Prometheus in
 test_monitoring_live.py."""
 
+import importlib.metadata
 import json
 
+from grafana_foundation_sdk.cog import plugins
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.dashboard import Dashboard
+
 import monitoring
+from infra.grafana import GRAFANA_IMAGE
 from monitoring import dashboard_builder
 from tests.monitoring.promql import dashboard_panels
 
@@ -61,3 +67,20 @@ def test_dashboard_shows_what_the_issue_asks_for():
         "Database query p95 by operation",
         "Process restarts",
     }
+
+
+def test_the_dashboard_survives_grafanas_own_typed_model_without_loss():
+    """Parsed into the SDK's dashboard model (panel options and field config into
+    their panel plugins' types too) and written out again, nothing changes: the
+    JSON holds only what that Grafana version understands."""
+    plugins.register_default_plugins()
+    for text in monitoring.dashboards().values():
+        document = json.loads(text)
+        model = Dashboard.from_json(document)
+        assert json.loads(JSONEncoder(sort_keys=True).encode(model)) == document
+
+
+def test_the_dashboard_model_is_the_one_of_the_grafana_the_cluster_runs():
+    sdk = importlib.metadata.version("grafana-foundation-sdk").split("!")[-1]
+    image = GRAFANA_IMAGE.split("@")[0].split(":")[1]
+    assert sdk.split(".")[:2] == image.split(".")[:2], (sdk, GRAFANA_IMAGE)

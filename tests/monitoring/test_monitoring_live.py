@@ -1,9 +1,10 @@
-"""A real Prometheus (Debian's) scrapes both services running under gunicorn with
-several workers, through the deployed scrape job (pod discovery replaced by
-equivalent static targets). After real traffic — creates, reads, updates, deletes,
-bad requests, and audit-service down for a while — every dashboard query, with its
-variables substituted as Grafana does, returns plausible data, and the alert rules
-evaluate cleanly on it."""
+"""A real Prometheus, of the release the cluster runs, scrapes both services running
+under gunicorn with several workers, through the deployed scrape job (pod discovery
+replaced by static targets carrying the rendered pod templates' labels and
+annotations). After real traffic — creates, reads, updates, deletes, bad requests,
+and audit-service down for a while — every dashboard query, with its variables
+substituted as Grafana does, returns plausible data, and the alert rules evaluate
+cleanly on it."""
 
 import math
 import time
@@ -39,12 +40,18 @@ def substituted(expr: str) -> str:
     return expr
 
 
-def prometheus_config(items, audit) -> dict:
+def prometheus_config(pod_templates, items, audit) -> dict:
+    # The pods the deployed workloads make, as pod discovery would find them, each
+    # container port reached on loopback; the database's pods do not opt in.
     pods = [
-        Pod.scraped(NAMESPACE, "items-service-0", "items-service", "127.0.0.1", items.port),
-        Pod.scraped(NAMESPACE, "audit-service-0", "audit-service", "127.0.0.1", audit.port),
-        # No opt-in annotations: must not be scraped.
-        Pod(NAMESPACE, "postgres-0", "postgres", "127.0.0.1", 5432),
+        Pod.from_template(
+            pod_templates[f"{workload}/{name}"], NAMESPACE, f"{name}-0", "127.0.0.1", port
+        )
+        for workload, name, port in [
+            ("Deployment", "items-service", items.port),
+            ("Deployment", "audit-service", audit.port),
+            ("StatefulSet", "postgres", 5432),
+        ]
     ]
     config = with_static_pods(monitoring.prometheus_config(NAMESPACE), pods)
     config["global"]["scrape_interval"] = SCRAPE_INTERVAL
@@ -94,7 +101,7 @@ def generate_traffic(items_url: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack(tmp_path_factory, pod_templates):
     database = create_database()
     audit = audit_service(database)
     audit.env["WEB_CONCURRENCY"] = WORKERS
@@ -109,7 +116,7 @@ def stack(tmp_path_factory):
     try:
         audit.start()
         items.start()
-        config = prometheus_config(items, audit)
+        config = prometheus_config(pod_templates, items, audit)
         config["rule_files"] = [str(rules_dir / "*.yml")]
         prometheus = PrometheusServer(config, directory).start()
 
