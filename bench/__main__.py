@@ -67,8 +67,7 @@ class Run:
 
     def close(self) -> None:
         for service in reversed(self.services):
-            service.stop()
-            service.log_path.unlink(missing_ok=True)
+            service.close()
         drop_database(self.database)
 
 

@@ -20,11 +20,11 @@ def database():
 def audit(database):
     service = audit_service(database).start()
     yield service
-    service.stop()
+    service.close()
 
 
 @pytest.fixture(scope="module")
 def items(database, audit):
     service = items_service(database, audit.url).start()
     yield service
-    service.stop()
+    service.close()

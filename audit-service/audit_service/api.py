@@ -2,6 +2,7 @@
 
 import hmac
 import json
+import logging
 
 from flask import Blueprint, current_app, jsonify, request
 from psycopg2.extras import Json, execute_values
@@ -13,6 +14,7 @@ from service_common.json_body import read_json_body
 from service_common.problems import Problem
 
 blueprint = Blueprint("events", __name__)
+log = logging.getLogger(__name__)
 
 INSERT_EVENTS = """
     INSERT INTO audit_logs (event_id, service, action, resource_type, resource_id,
@@ -21,6 +23,23 @@ INSERT_EVENTS = """
     ON CONFLICT (event_id) DO NOTHING
     RETURNING event_id
 """
+# The positions of the events whose id is stored with other content. Compared
+# by PostgreSQL, so that each value is compared as stored (jsonb, inet, ...).
+CONFLICTING_EVENTS = """
+    SELECT sent.position
+    FROM (VALUES %s) AS sent (position, event_id, service, action, resource_type, resource_id,
+                              status_code, request_id, client_ip, details, occurred_at)
+    JOIN audit_logs AS stored USING (event_id)
+    WHERE (stored.service, stored.action, stored.resource_type, stored.resource_id,
+           stored.status_code, stored.request_id, stored.client_ip, stored.details,
+           stored.occurred_at)
+          IS DISTINCT FROM
+          (sent.service, sent.action, sent.resource_type, sent.resource_id,
+           sent.status_code, sent.request_id, sent.client_ip, sent.details, sent.occurred_at)
+    ORDER BY sent.position
+"""
+CONFLICT_TEMPLATE = "(%s, %s::uuid, %s, %s, %s, %s, %s, %s, %s::inet, %s::jsonb, %s::timestamptz)"
+CONFLICT_MESSAGE = "is already stored with other content: an event id names one event only"
 
 
 def _require_token() -> None:
@@ -33,6 +52,27 @@ def _require_token() -> None:
             "A valid bearer token is required.",
             headers={"WWW-Authenticate": 'Bearer realm="audit-service"'},
         )
+
+
+def _values(row: tuple) -> tuple:
+    return (*row[:8], Json(row[8], dumps=json.dumps), row[9])
+
+
+def _conflicts(cursor, rows: list[tuple]) -> list[int]:
+    """Positions of the events whose id is already stored, by another request
+    or earlier in this one, with other content."""
+    with timed("event_conflict_check"):
+        return [
+            position
+            for (position,) in execute_values(
+                cursor,
+                CONFLICTING_EVENTS,
+                [(position, *_values(row)) for position, row in enumerate(rows)],
+                template=CONFLICT_TEMPLATE,
+                page_size=len(rows),
+                fetch=True,
+            )
+        ]
 
 
 @blueprint.post("/events")
@@ -49,13 +89,42 @@ def store_events():
             inserted = execute_values(
                 cursor,
                 INSERT_EVENTS,
-                [(*row[:8], Json(row[8], dumps=json.dumps), row[9]) for row in rows],
+                [_values(row) for row in rows],
                 page_size=len(rows),
                 fetch=True,
             )
+        # Only an event id already stored (or repeated in the batch) can hide
+        # a conflict; the check costs nothing when every event was new. An
+        # insert that met a concurrent request's uncommitted row waited for it,
+        # so the check sees that row as committed.
+        conflicts = _conflicts(cursor, rows) if len(inserted) < len(rows) else []
+        if conflicts:
+            connection.rollback()
+            _reject_conflicts(rows, conflicts)
         commit(connection)
     stored = len(inserted)
     duplicate = len(rows) - stored
     AUDIT_EVENTS_PROCESSED.labels("stored").inc(stored)
     AUDIT_EVENTS_PROCESSED.labels("duplicate").inc(duplicate)
     return jsonify(stored=stored, duplicate=duplicate)
+
+
+def _reject_conflicts(rows: list[tuple], positions: list[int]) -> None:
+    AUDIT_EVENTS_PROCESSED.labels("conflict").inc(len(positions))
+    for position in positions:
+        log.warning(
+            "event %s (index %d) conflicts with the stored event of the same id;"
+            " the request is refused",
+            rows[position][0],
+            position,
+        )
+    # 409, not 400: each event is valid on its own, but its id is taken.
+    raise Problem(
+        409,
+        f"{len(positions)} event(s) reuse an event id stored with other content; nothing was"
+        f" stored. First: event {positions[0]}.",
+        errors=[
+            {"index": position, "field": "event_id", "message": CONFLICT_MESSAGE}
+            for position in positions
+        ],
+    )

@@ -1,7 +1,13 @@
 """The OpenAPI 3.1 document of audit-service, served at /openapi.json."""
 
 from audit_service.validation import ACTION, MAX_BATCH, REQUIRED
-from service_common.openapi import NO_NUL, PROBLEM_SCHEMA, operational_paths, problem_responses
+from service_common.openapi import (
+    NO_NUL,
+    PROBLEM_SCHEMA,
+    operational_paths,
+    problem_responses,
+    with_head_operations,
+)
 
 
 def _text(max_length: int) -> dict:
@@ -68,53 +74,55 @@ DOCUMENT = {
         "version": "1.0.0",
         "description": "Internal: stores audit events, each at most once (by event_id).",
     },
-    "paths": {
-        "/events": {
-            "post": {
-                "operationId": "storeEvents",
-                "summary": "Store one event or a batch; 200 only after commit",
-                "security": [{"bearer": []}],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "anyOf": [
-                                    {"$ref": "#/components/schemas/Event"},
-                                    {
-                                        "type": "array",
-                                        "minItems": 1,
-                                        "maxItems": MAX_BATCH,
-                                        "items": {"$ref": "#/components/schemas/Event"},
-                                    },
-                                ]
-                            }
-                        }
-                    },
-                },
-                "responses": {
-                    "200": {
-                        "description": "Stored; duplicates (already stored) were dropped.",
+    "paths": with_head_operations(
+        {
+            "/events": {
+                "post": {
+                    "operationId": "storeEvents",
+                    "summary": "Store one event or a batch; 200 only after commit",
+                    "security": [{"bearer": []}],
+                    "requestBody": {
+                        "required": True,
                         "content": {
                             "application/json": {
                                 "schema": {
-                                    "type": "object",
-                                    "required": ["stored", "duplicate"],
-                                    "additionalProperties": False,
-                                    "properties": {
-                                        "stored": {"type": "integer", "minimum": 0},
-                                        "duplicate": {"type": "integer", "minimum": 0},
-                                    },
+                                    "anyOf": [
+                                        {"$ref": "#/components/schemas/Event"},
+                                        {
+                                            "type": "array",
+                                            "minItems": 1,
+                                            "maxItems": MAX_BATCH,
+                                            "items": {"$ref": "#/components/schemas/Event"},
+                                        },
+                                    ]
                                 }
                             }
                         },
                     },
-                    **problem_responses(400, 401, 413, 415, 503),
-                },
-            }
-        },
-        **operational_paths(),
-    },
+                    "responses": {
+                        "200": {
+                            "description": "Stored; duplicates (already stored) were dropped.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["stored", "duplicate"],
+                                        "additionalProperties": False,
+                                        "properties": {
+                                            "stored": {"type": "integer", "minimum": 0},
+                                            "duplicate": {"type": "integer", "minimum": 0},
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        **problem_responses(400, 401, 409, 413, 415, 503),
+                    },
+                }
+            },
+            **operational_paths(),
+        }
+    ),
     "components": {
         "schemas": {"Event": EVENT, "StorableJson": STORABLE_JSON, "Problem": PROBLEM_SCHEMA},
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -27,6 +27,7 @@ def create_item():
     with request_transaction.cursor() as cursor:
         item = store.insert(cursor, fields)
     request_transaction.on_commit(ITEMS_CREATED.inc)
+    g.audit_created_item_id = item["id"]
     g.audit_details = {"item_id": item["id"], "name": item["name"]}
     response = jsonify(item)
     response.status_code = 201

@@ -1,6 +1,7 @@
 """The application factory of items-service."""
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from items_service import api
 from items_service.audit_recorder import register_audit_recorder
@@ -27,6 +28,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     relay = OutboxRelay(database, settings.audit_service_url, settings.audit_token)
     app = create_base_app(__name__, database, DOCUMENT, max_body_bytes=MAX_BODY_BYTES)
     app.extensions["audit_relay"] = relay
+    if settings.trusted_proxy_count:
+        # Behind the pod's nginx (items-proxy/nginx.conf), the TCP peer is
+        # nginx itself; the client's address, which the audit trail records,
+        # is the one nginx writes into X-Forwarded-For.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count)
     app.register_blueprint(api.blueprint)
     register_audit_recorder(app, on_recorded=relay.wake)
     return app

@@ -11,7 +11,13 @@ from items_service.validation import (
     MAX_LIMIT,
     NAME_MAX_LENGTH,
 )
-from service_common.openapi import NO_NUL, PROBLEM_SCHEMA, operational_paths, problem_responses
+from service_common.openapi import (
+    NO_NUL,
+    PROBLEM_SCHEMA,
+    operational_paths,
+    problem_responses,
+    with_head_operations,
+)
 
 # At least one character that is not whitespace, and no NUL anywhere.
 NAME_PATTERN = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
@@ -60,10 +66,19 @@ JSON_BODY = {
 }
 
 
-def _item_response(description: str, headers: dict | None = None) -> dict:
+def _item_response(description: str, links: tuple[str, ...], headers: dict | None = None) -> dict:
     response = {
         "description": description,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Item"}}},
+        # What a client can do next with the item in the body: lets a stateful
+        # fuzzer chain create -> read -> update -> delete.
+        "links": {
+            operation_id: {
+                "operationId": operation_id,
+                "parameters": {"item_id": "$response.body#/id"},
+            }
+            for operation_id in links
+        },
     }
     if headers:
         response["headers"] = headers
@@ -75,105 +90,113 @@ DOCUMENT = {
     "info": {
         "title": "items-service",
         "version": "1.0.0",
-        "description": "Public REST API over items. Every request under /items is audited.",
+        "description": "Public REST API over items. Every request to /items or /items/..."
+        " with method GET, HEAD, POST, PUT, PATCH or DELETE that is answered with a status"
+        " below 500 is audited, with exactly one event.",
     },
-    "paths": {
-        "/items": {
-            "post": {
-                "operationId": "createItem",
-                "summary": "Create an item",
-                "requestBody": JSON_BODY,
-                "responses": {
-                    "201": _item_response(
-                        "The item created.",
-                        {
-                            "Location": {
-                                "description": "The path of the new item.",
-                                "required": True,
-                                "schema": {"type": "string"},
-                            }
-                        },
-                    ),
-                    **problem_responses(400, 413, 415, 503),
-                },
-            },
-            "get": {
-                "operationId": "listItems",
-                "summary": "List items in id order, a page at a time",
-                "parameters": [
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "required": False,
-                        "schema": {
-                            "type": "integer",
-                            "minimum": 1,
-                            "maximum": MAX_LIMIT,
-                            "default": DEFAULT_LIMIT,
-                        },
-                    },
-                    {
-                        "name": "after",
-                        "in": "query",
-                        "required": False,
-                        "description": (
-                            "Return items whose id is greater than this (keyset cursor)."
-                        ),
-                        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
-                    },
-                ],
-                "responses": {
-                    "200": {
-                        "description": "A page of items.",
-                        "headers": {
-                            "Link": {
-                                "description": (
-                                    'The next page, as <...>; rel="next", when more remain.'
-                                ),
-                                "schema": {"type": "string"},
-                            }
-                        },
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "array",
-                                    "maxItems": MAX_LIMIT,
-                                    "items": {"$ref": "#/components/schemas/Item"},
+    "paths": with_head_operations(
+        {
+            "/items": {
+                "post": {
+                    "operationId": "createItem",
+                    "summary": "Create an item",
+                    "requestBody": JSON_BODY,
+                    "responses": {
+                        "201": _item_response(
+                            "The item created.",
+                            ("getItem", "replaceItem", "deleteItem"),
+                            {
+                                "Location": {
+                                    "description": "The path of the new item.",
+                                    "required": True,
+                                    "schema": {"type": "string"},
                                 }
-                            }
-                        },
+                            },
+                        ),
+                        **problem_responses(400, 413, 415, 503),
                     },
-                    **problem_responses(400, 503),
+                },
+                "get": {
+                    "operationId": "listItems",
+                    "summary": "List items in id order, a page at a time",
+                    "parameters": [
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "required": False,
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": MAX_LIMIT,
+                                "default": DEFAULT_LIMIT,
+                            },
+                        },
+                        {
+                            "name": "after",
+                            "in": "query",
+                            "required": False,
+                            "description": (
+                                "Return items whose id is greater than this (keyset cursor)."
+                            ),
+                            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "A page of items.",
+                            "headers": {
+                                "Link": {
+                                    "description": (
+                                        'The next page, as <...>; rel="next", when more remain.'
+                                    ),
+                                    "schema": {"type": "string"},
+                                }
+                            },
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "array",
+                                        "maxItems": MAX_LIMIT,
+                                        "items": {"$ref": "#/components/schemas/Item"},
+                                    }
+                                }
+                            },
+                        },
+                        **problem_responses(400, 503),
+                    },
                 },
             },
-        },
-        "/items/{item_id}": {
-            "parameters": [ITEM_ID_PARAMETER],
-            "get": {
-                "operationId": "getItem",
-                "summary": "Read an item",
-                "responses": {"200": _item_response("The item."), **problem_responses(404, 503)},
-            },
-            "put": {
-                "operationId": "replaceItem",
-                "summary": "Replace an item's name and description",
-                "requestBody": JSON_BODY,
-                "responses": {
-                    "200": _item_response("The item as stored."),
-                    **problem_responses(400, 404, 413, 415, 503),
+            "/items/{item_id}": {
+                "parameters": [ITEM_ID_PARAMETER],
+                "get": {
+                    "operationId": "getItem",
+                    "summary": "Read an item",
+                    "responses": {
+                        "200": _item_response("The item.", ("replaceItem", "deleteItem")),
+                        **problem_responses(404, 503),
+                    },
+                },
+                "put": {
+                    "operationId": "replaceItem",
+                    "summary": "Replace an item's name and description",
+                    "requestBody": JSON_BODY,
+                    "responses": {
+                        "200": _item_response("The item as stored.", ("getItem", "deleteItem")),
+                        **problem_responses(400, 404, 413, 415, 503),
+                    },
+                },
+                "delete": {
+                    "operationId": "deleteItem",
+                    "summary": "Delete an item",
+                    "responses": {
+                        "204": {"description": "Deleted."},
+                        **problem_responses(404, 503),
+                    },
                 },
             },
-            "delete": {
-                "operationId": "deleteItem",
-                "summary": "Delete an item",
-                "responses": {
-                    "204": {"description": "Deleted."},
-                    **problem_responses(404, 503),
-                },
-            },
-        },
-        **operational_paths(),
-    },
+            **operational_paths(),
+        }
+    ),
     "components": {
         "schemas": {
             "Item": ITEM,

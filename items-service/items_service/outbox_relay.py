@@ -176,7 +176,9 @@ class OutboxRelay:
         description = f"audit-service answered {response.status_code}: {response.text[:200]}"
         if response.status_code in (401, 403):
             return Answer(False, {}, "unauthorized", description)
-        if response.status_code == 400:
+        # 400: invalid events; 409: events whose id is stored with other content.
+        # Either answer names the events at fault by their index in the batch.
+        if response.status_code in (400, 409):
             rejected = _rejected_indices(response, len(events))
             if rejected:
                 return Answer(False, rejected, None, description)

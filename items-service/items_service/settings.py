@@ -11,6 +11,10 @@ class Settings:
     database_url: str
     audit_service_url: str
     audit_token: str
+    # Proxies in front of gunicorn that set X-Forwarded-For: the client's
+    # address is taken from that many entries from its end. 0: from the TCP
+    # peer, so that no client can claim another address.
+    trusted_proxy_count: int = 0
 
     @classmethod
     def from_env(cls, env: config.Environment = os.environ) -> "Settings":
@@ -18,4 +22,5 @@ class Settings:
             database_url=config.database_url(env),
             audit_service_url=config.http_url(env, "AUDIT_SERVICE_URL"),
             audit_token=config.audit_token(env),
+            trusted_proxy_count=config.integer(env, "TRUSTED_PROXY_COUNT", 0, 0, 5),
         )

@@ -5,6 +5,7 @@ never contains a secret value; the gunicorn config turns it into one line on
 stderr and a non-zero exit before any worker starts.
 """
 
+import ipaddress
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -93,3 +94,14 @@ def log_level(env: Environment) -> str:
     if value.lower() not in LOG_LEVELS:
         raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
     return value.lower()
+
+
+def bind_address(env: Environment) -> str:
+    """The address to listen on: loopback unless told otherwise, so that a
+    service started by hand is not reachable from the network; the images set
+    0.0.0.0."""
+    value = env.get("BIND_ADDRESS") or "127.0.0.1"
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ConfigError(f"BIND_ADDRESS must be an IPv4 or IPv6 address, got {value!r}") from None

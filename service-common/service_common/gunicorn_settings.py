@@ -38,15 +38,24 @@ class JsonAccessLogger(Logger):
             extra={
                 "request_id": request_id,
                 "method": environ.get("REQUEST_METHOD"),
-                "path": environ.get("PATH_INFO"),
+                # A request gunicorn refuses has no PATH_INFO, only its parsed path.
+                "path": environ.get("PATH_INFO", req.path),
                 "query": environ.get("QUERY_STRING") or None,
-                "status": resp.status_code,
+                "status": _status_code(resp),
                 "duration_ms": round(request_time.total_seconds() * 1000, 3),
                 "remote_addr": environ.get("REMOTE_ADDR"),
                 "user_agent": environ.get("HTTP_USER_AGENT"),
                 "response_bytes": getattr(resp, "sent", None),
             },
         )
+
+
+def _status_code(resp) -> int | None:
+    """From resp.status ("400 Bad Request"), not resp.status_code: the response
+    gunicorn builds for a request it refuses itself has no status_code, and an
+    exception here would cost that client its answer."""
+    status = resp.status
+    return int(status.split(None, 1)[0]) if isinstance(status, str) else status
 
 
 def prepare_metrics_directory(service_name: str) -> tuple[str, bool]:
@@ -75,6 +84,7 @@ def gunicorn_settings(
     here with one clear line, rather than every worker with a traceback."""
     try:
         load_service_settings()
+        address = config.bind_address(os.environ)
         port = config.integer(os.environ, "PORT", default_port, 1, 65535)
         workers = config.integer(os.environ, "WEB_CONCURRENCY", 2, 1, 64)
         level = config.log_level(os.environ)
@@ -99,7 +109,7 @@ def gunicorn_settings(
         multiprocess.mark_process_dead(worker.pid, metrics_directory)
 
     return {
-        "bind": [f"0.0.0.0:{port}"],
+        "bind": [f"[{address}]:{port}" if ":" in address else f"{address}:{port}"],
         "workers": workers,
         "worker_class": "gthread",
         "threads": THREADS_PER_WORKER,

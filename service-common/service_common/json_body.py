@@ -3,6 +3,7 @@
 import json
 
 from flask import request
+from gunicorn.http.errors import NoMoreData, ParseException
 
 from service_common.problems import Problem
 
@@ -20,12 +21,34 @@ def _object_without_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
     return result
 
 
+def _body_bytes() -> bytes:
+    """The body, whatever its framing; 413 over the app's MAX_CONTENT_LENGTH."""
+    if request.content_length is not None:
+        # Werkzeug answers 413 for a Content-Length over the limit before reading.
+        return request.get_data(cache=False)
+    # A chunked body has no length to check up front, and Werkzeug stops reading
+    # it at the limit without a word: read one byte more than allowed to tell.
+    limit = request.max_content_length
+    body = request.environ["wsgi.input"].read(limit + 1)
+    if len(body) > limit:
+        raise Problem(413, f"The request body is larger than {limit} bytes.")
+    return body
+
+
 def read_json_body():
     """The parsed body; 415 unless it is application/json, 413 over the app's
-    MAX_CONTENT_LENGTH, 400 when it is not well-formed UTF-8 JSON."""
+    MAX_CONTENT_LENGTH, 400 when it is not well-formed UTF-8 JSON or its
+    chunked framing is broken."""
     if request.mimetype != "application/json":
         raise Problem(415, "The request body must be JSON, sent as Content-Type: application/json.")
-    raw = request.get_data(cache=False)
+    try:
+        raw = _body_bytes()
+    except ParseException as error:
+        # gunicorn reads a chunked body only as the application asks for it, so
+        # a malformed chunk surfaces here rather than before the request starts.
+        raise Problem(400, f"The request body is not validly chunked: {error}.") from None
+    except NoMoreData:
+        raise Problem(400, "The request body ended early: the client stopped sending.") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

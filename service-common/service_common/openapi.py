@@ -28,16 +28,26 @@ PROBLEM_SCHEMA = {
 }
 
 PROBLEM_DESCRIPTIONS = {
-    400: "The request is invalid: malformed JSON, a wrong field or parameter.",
+    400: "The request is invalid: not valid HTTP (request line, headers or chunked body),"
+    " malformed JSON, or a wrong field or parameter.",
     401: "The bearer token is missing or wrong.",
     404: "No such resource.",
-    413: "The request body is too large (items-service: 64 KiB; audit-service: 4 MiB).",
+    409: "An event's id is already stored with other content (a redelivery with the same"
+    " content is not a conflict); errors name each such event's index. Nothing was stored.",
+    413: "The request body is too large (items-service: 64 KiB; audit-service: 4 MiB),"
+    " whether sent with a Content-Length or chunked.",
+    414: "The request line (method, path and query) is too long.",
     415: "The request body is not application/json.",
+    431: "A request header is too large, or there are too many of them.",
     503: "The database is unavailable; retry later.",
 }
+# gunicorn refuses a request it cannot parse before any route sees it, so
+# every operation can answer these.
+PROTOCOL_ERRORS = (400, 414, 431)
 
 
 def problem_responses(*statuses: int) -> dict:
+    """Problem responses for these statuses and for PROTOCOL_ERRORS."""
     return {
         str(status): {
             "description": PROBLEM_DESCRIPTIONS[status],
@@ -45,7 +55,31 @@ def problem_responses(*statuses: int) -> dict:
                 "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
             },
         }
-        for status in statuses
+        for status in sorted({*statuses, *PROTOCOL_ERRORS})
+    }
+
+
+def with_head_operations(paths: dict) -> dict:
+    """Each path that has a GET also has the HEAD the framework serves for it:
+    the same answers, headers only."""
+    return {
+        path: {**operations, "head": _head_of(operations["get"])}
+        if "get" in operations
+        else operations
+        for path, operations in paths.items()
+    }
+
+
+def _head_of(get: dict) -> dict:
+    responses = {
+        status: {key: value for key, value in response.items() if key not in ("content", "links")}
+        for status, response in get["responses"].items()
+    }
+    return {
+        **{key: value for key, value in get.items() if key in ("parameters", "description")},
+        "operationId": f"{get['operationId']}Head",
+        "summary": f"{get['summary']}: headers only",
+        "responses": responses,
     }
 
 
@@ -70,7 +104,7 @@ def operational_paths() -> dict:
             "get": {
                 "operationId": "liveness",
                 "summary": "Liveness: the process answers (no database call)",
-                "responses": {"200": _status_response("Alive.")},
+                "responses": {"200": _status_response("Alive."), **problem_responses()},
             }
         },
         "/readyz": {
@@ -88,7 +122,8 @@ def operational_paths() -> dict:
                     "200": {
                         "description": "Prometheus text exposition format.",
                         "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
+                    },
+                    **problem_responses(),
                 },
             }
         },
@@ -100,7 +135,8 @@ def operational_paths() -> dict:
                     "200": {
                         "description": "The OpenAPI 3.1 document.",
                         "content": {"application/json": {"schema": {"type": "object"}}},
-                    }
+                    },
+                    **problem_responses(),
                 },
             }
         },

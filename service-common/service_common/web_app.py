@@ -16,6 +16,9 @@ def create_base_app(
     # Werkzeug answers 413 for a larger body before it is read.
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.json.sort_keys = False
+    # Werkzeug would answer a path such as /items//1 with a 308 redirect and an
+    # HTML body; such a path names nothing here, so it is a 404 problem.
+    app.url_map.merge_slashes = False
     app.extensions["database"] = database
     # Order matters: Flask runs after_request hooks in reverse, so the timer
     # registered first observes the complete response, request id included.

@@ -13,8 +13,11 @@ class RawResponse:
     body: bytes
 
 
-def send(port: int, request: bytes) -> RawResponse:
-    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_SECONDS) as connection:
+def send(port: int, request: bytes, source: str = "127.0.0.1") -> RawResponse:
+    """The answer to request, sent from the loopback address `source`."""
+    with socket.create_connection(
+        ("127.0.0.1", port), timeout=TIMEOUT_SECONDS, source_address=(source, 0)
+    ) as connection:
         connection.sendall(request)
         received = b""
         try:

@@ -66,8 +66,8 @@ def test_events_written_while_audit_service_is_down_arrive_exactly_once(database
         assert value(metrics, "audit_events_processed_total", result="stored") == 60
         assert value(metrics, "audit_events_processed_total", result="duplicate") == 0
     finally:
-        items.stop()
-        audit.stop()
+        items.close()
+        audit.close()
 
 
 def test_two_items_processes_share_the_outbox_without_double_delivery(database):
@@ -115,5 +115,5 @@ def test_two_items_processes_share_the_outbox_without_double_delivery(database):
         assert delivered == total
     finally:
         for replica in replicas:
-            replica.stop()
-        audit.stop()
+            replica.close()
+        audit.close()

@@ -44,7 +44,7 @@ def test_create_list_read_update_delete_then_the_audit_trail(items, database):
 
     item_id = str(item["id"])
     expected = [
-        ("item.create", None, 201, "e2e-flow"),
+        ("item.create", item_id, 201, "e2e-flow"),
         ("item.list", None, 200, "e2e-flow"),
         ("item.read", item_id, 200, "e2e-flow"),
         ("item.update", item_id, 200, "e2e-flow"),

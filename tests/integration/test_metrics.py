@@ -3,7 +3,7 @@
 import requests
 
 from tests.support.metrics import scrape, value
-from tests.support.services import wait_for
+from tests.support.services import audit_service, wait_for
 
 ITEM_ROUTE = "/items/<item_id>"
 
@@ -116,3 +116,17 @@ def test_both_services_export_every_metric_the_design_names(items, audit):
         "audit_delivery_lag_seconds_bucket",
     } <= items_names
     assert "audit_events_processed_total" in audit_names
+
+
+def test_every_result_of_audit_service_is_counted_from_the_start(database):
+    """A fresh audit-service exports each result's series at 0, so that
+    rate() and alerts see the first rejection or conflict."""
+    fresh = audit_service(database)
+    try:
+        fresh.start()
+        samples = scrape(fresh.url)
+    finally:
+        fresh.close()
+
+    for result in ("stored", "duplicate", "rejected", "conflict"):
+        assert samples[("audit_events_processed_total", (("result", result),))] == 0, result

@@ -1,5 +1,9 @@
 """/readyz follows the database: 503 while it is unreachable, 200 again once
-it is back, without a restart; requests meanwhile get 503 problems."""
+it is back, without a restart; requests meanwhile get 503 problems, and have
+no audit event: the one exception to the audit rule (DESIGN §3), as the event
+would be written to that same database."""
+
+import uuid
 
 import requests
 
@@ -18,10 +22,14 @@ def test_items_service_follows_the_database(database, audit):
         proxy.cut()
 
         assert_problem(requests.get(f"{items.url}/readyz", timeout=10), 503)
-        unavailable = requests.post(f"{items.url}/items", json={"name": "during"}, timeout=10)
+        during = {"X-Request-ID": f"during-outage-{uuid.uuid4().hex}"}
+        unavailable = requests.post(
+            f"{items.url}/items", json={"name": "during"}, headers=during, timeout=10
+        )
         assert_problem(unavailable, 503)
         assert unavailable.headers["Retry-After"] == "1"
-        assert_problem(requests.get(f"{items.url}/items", timeout=10), 503)
+        assert_problem(requests.get(f"{items.url}/items", headers=during, timeout=10), 503)
+        assert_problem(requests.get(f"{items.url}/items/1", headers=during, timeout=10), 503)
         assert requests.get(f"{items.url}/healthz").status_code == 200, "alive, so not restarted"
 
         proxy.restore()
@@ -30,10 +38,17 @@ def test_items_service_follows_the_database(database, audit):
             lambda: requests.get(f"{items.url}/readyz").status_code == 200,
             message="readiness to return",
         )
-        assert requests.post(f"{items.url}/items", json={"name": "after"}).status_code == 201
+        after = {"X-Request-ID": f"after-outage-{uuid.uuid4().hex}"}
+        assert requests.post(f"{items.url}/items", json={"name": "after"}, headers=after).ok
         assert items.process.poll() is None
+        wait_for(lambda: database.count("audit_outbox") == 0, message="the outbox to drain")
+        logged = "SELECT count(*) FROM audit_logs WHERE request_id = %s"
+        assert database.query(logged, (after["X-Request-ID"],)) == [(1,)]
+        assert database.query(logged, (during["X-Request-ID"],)) == [(0,)], (
+            "no event for a request answered 503"
+        )
     finally:
-        items.stop()
+        items.close()
         proxy.close()
 
 
@@ -50,5 +65,5 @@ def test_audit_service_follows_the_database(database):
             message="readiness to return",
         )
     finally:
-        audit.stop()
+        audit.close()
         proxy.close()

@@ -35,6 +35,9 @@ def start(service: str, env: dict) -> subprocess.CompletedProcess:
         ("items-service", ITEMS_ENV, {"PORT": "http"}, "PORT must be an integer"),
         ("items-service", ITEMS_ENV, {"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY must be between"),
         ("items-service", ITEMS_ENV, {"LOG_LEVEL": "loud"}, "LOG_LEVEL must be one of"),
+        ("items-service", ITEMS_ENV, {"BIND_ADDRESS": "anywhere"}, "BIND_ADDRESS must be an IPv4"),
+        ("items-service", ITEMS_ENV, {"TRUSTED_PROXY_COUNT": "x"}, "TRUSTED_PROXY_COUNT must be"),
+        ("audit-service", AUDIT_ENV, {"BIND_ADDRESS": "anywhere"}, "BIND_ADDRESS must be an IPv4"),
         ("audit-service", AUDIT_ENV, {"AUDIT_TOKEN": None}, "AUDIT_TOKEN is required"),
         ("audit-service", AUDIT_ENV, {"DATABASE_URL": None}, "DATABASE_URL is required"),
         (

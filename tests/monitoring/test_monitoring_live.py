@@ -181,8 +181,8 @@ def stack(tmp_path_factory, pod_templates):
     finally:
         if prometheus:
             prometheus.stop()
-        items.stop()
-        audit.stop()
+        items.close()
+        audit.close()
         drop_database(database)
 
 

@@ -29,8 +29,9 @@ def database():
 
 @pytest.fixture
 def services():
-    """Stops, at the end of the test, every service the test registered."""
+    """Stops, at the end of the test, every service the test registered, and
+    removes what it wrote."""
     started: list[ServiceProcess] = []
     yield started
     for service in reversed(started):
-        service.stop()
+        service.close()

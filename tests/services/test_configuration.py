@@ -5,7 +5,7 @@ import pytest
 
 from audit_service.settings import Settings as AuditSettings
 from items_service.settings import Settings as ItemsSettings
-from service_common.config import ConfigError
+from service_common.config import ConfigError, bind_address
 
 VALID = {
     "DATABASE_URL": "postgresql://items_service:pw@db:5432/itemsdb",
@@ -20,6 +20,7 @@ def test_settings_come_from_the_environment():
     assert settings.database_url == VALID["DATABASE_URL"]
     assert settings.audit_service_url == "http://audit-service:8081"
     assert settings.audit_token == VALID["AUDIT_TOKEN"]
+    assert settings.trusted_proxy_count == 0, "the TCP peer is the client unless told otherwise"
 
 
 def test_secrets_can_be_read_from_files(tmp_path):
@@ -51,6 +52,8 @@ def test_libpq_variables_can_stand_in_for_database_url():
         ({"AUDIT_TOKEN": "short"}, "AUDIT_TOKEN must be at least 16"),
         ({"AUDIT_SERVICE_URL": None}, "AUDIT_SERVICE_URL is required"),
         ({"AUDIT_SERVICE_URL": "audit-service:8081"}, "AUDIT_SERVICE_URL must be an http"),
+        ({"TRUSTED_PROXY_COUNT": "one"}, "TRUSTED_PROXY_COUNT must be an integer"),
+        ({"TRUSTED_PROXY_COUNT": "6"}, "TRUSTED_PROXY_COUNT must be between 0 and 5"),
         (
             {"AUDIT_TOKEN_FILE": "/nonexistent/token"},
             "set AUDIT_TOKEN or AUDIT_TOKEN_FILE, not both",
@@ -76,3 +79,27 @@ def test_an_invalid_database_url_is_reported_without_its_password():
         ItemsSettings.from_env({**VALID, "DATABASE_URL": "postgresql://u:s3cret@db:5432/x?bogus=1"})
 
     assert "s3cret" not in str(raised.value)
+
+
+def test_the_number_of_trusted_proxies_is_a_setting():
+    assert ItemsSettings.from_env({**VALID, "TRUSTED_PROXY_COUNT": "1"}).trusted_proxy_count == 1
+
+
+@pytest.mark.parametrize(
+    "env, address",
+    [
+        ({}, "127.0.0.1"),
+        ({"BIND_ADDRESS": ""}, "127.0.0.1"),
+        ({"BIND_ADDRESS": "0.0.0.0"}, "0.0.0.0"),
+        ({"BIND_ADDRESS": "::"}, "::"),
+        ({"BIND_ADDRESS": "0:0::1"}, "::1"),
+    ],
+)
+def test_services_listen_on_loopback_unless_told_otherwise(env, address):
+    assert bind_address(env) == address
+
+
+@pytest.mark.parametrize("value", ["localhost", "0.0.0.0:8080", "999.1.1.1"])
+def test_a_bind_address_must_be_an_ip_address(value):
+    with pytest.raises(ConfigError, match="BIND_ADDRESS must be an IPv4 or IPv6 address"):
+        bind_address({"BIND_ADDRESS": value})

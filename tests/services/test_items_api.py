@@ -70,6 +70,37 @@ def test_list_pages_with_limit_and_after_and_links_the_next_page(items):
     assert "Link" not in last.headers
 
 
+def add_items(database, count: int) -> list[int]:
+    """count items, stored directly: what is tested here is how they are listed."""
+    rows = database.query(
+        "INSERT INTO items (name) SELECT 'item ' || n FROM generate_series(1, %s) AS n"
+        " RETURNING id",
+        (count,),
+    )
+    return sorted(row[0] for row in rows)
+
+
+def test_a_list_without_limit_returns_100_items_and_links_the_rest(items, database):
+    ids = add_items(database, 101)
+
+    first = items.get("/items")
+
+    assert [item["id"] for item in first.get_json()] == ids[:100]
+    assert first.headers["Link"] == f'</items?limit=100&after={ids[99]}>; rel="next"'
+    rest = items.get(f"/items?limit=100&after={ids[99]}")
+    assert [item["id"] for item in rest.get_json()] == ids[100:]
+    assert "Link" not in rest.headers
+
+
+def test_a_list_of_exactly_100_items_has_no_next_page(items, database):
+    ids = add_items(database, 100)
+
+    response = items.get("/items")
+
+    assert [item["id"] for item in response.get_json()] == ids
+    assert "Link" not in response.headers
+
+
 def test_list_of_an_empty_table_is_an_empty_array(items):
     response = items.get("/items")
 
@@ -156,7 +187,7 @@ def test_every_response_carries_a_request_id(items):
 
     assert re.fullmatch(r"[0-9a-f]{32}", generated)
     assert echoed == "abc-123"
-    assert unsafe != "a b\tc", "ids that could forge log lines are replaced"
+    assert re.fullmatch(r"[0-9a-f]{32}", unsafe), "ids that could forge log lines are replaced"
 
 
 def test_openapi_document_describes_every_route(items, items_app):
@@ -172,7 +203,42 @@ def test_openapi_document_describes_every_route(items, items_app):
     served = {
         (rule.rule, method)
         for rule in items_app.url_map.iter_rules()
-        for method in rule.methods - {"HEAD", "OPTIONS"}
+        for method in rule.methods - {"OPTIONS"}
         if rule.endpoint != "static"
     }
     assert described == served
+
+
+def test_every_operation_documents_what_gunicorn_answers_before_any_route(items):
+    """A request gunicorn cannot parse never reaches a route: 400, 414, 431."""
+    document = items.get("/openapi.json").get_json()
+
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method != "parameters":
+                assert {"400", "414", "431"} <= set(operation["responses"]), (method, path)
+
+
+def test_the_document_links_create_read_update_and_delete(items):
+    paths = items.get("/openapi.json").get_json()["paths"]
+
+    def links(path, method, status):
+        return {
+            name: (link["operationId"], link["parameters"])
+            for name, link in paths[path][method]["responses"][status]["links"].items()
+        }
+
+    by_id = {"item_id": "$response.body#/id"}
+    assert links("/items", "post", "201") == {
+        "getItem": ("getItem", by_id),
+        "replaceItem": ("replaceItem", by_id),
+        "deleteItem": ("deleteItem", by_id),
+    }
+    assert links("/items/{item_id}", "get", "200") == {
+        "replaceItem": ("replaceItem", by_id),
+        "deleteItem": ("deleteItem", by_id),
+    }
+    assert links("/items/{item_id}", "put", "200") == {
+        "getItem": ("getItem", by_id),
+        "deleteItem": ("deleteItem", by_id),
+    }

@@ -1,14 +1,38 @@
 """Loopback ports, and a TCP proxy that can be cut to make a server unreachable."""
 
 import contextlib
+import ipaddress
 import socket
 import threading
+from collections.abc import Callable
+from pathlib import Path
+
+LISTEN = "0A"  # a socket's state in /proc/net/tcp: listening
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def listening_addresses(
+    port: int, read: Callable[[str], str] = lambda path: Path(path).read_text()
+) -> set[str]:
+    """The local addresses of the TCP sockets listening on this port, from the
+    kernel's tables; `read` reads them (inside a container, for example)."""
+    addresses = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in read(table).splitlines()[1:]:
+            fields = line.split()
+            hex_address, hex_port = fields[1].split(":")
+            if fields[3] == LISTEN and int(hex_port, 16) == port:
+                # The kernel writes each 32-bit word of the address in host
+                # (here little-endian) byte order.
+                raw = bytes.fromhex(hex_address)
+                words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+                addresses.add(str(ipaddress.ip_address(words)))
+    return addresses
 
 
 class CuttableProxy:

@@ -21,7 +21,12 @@ GUNICORN = Path(sys.executable).with_name("gunicorn")
 class ServiceProcess:
     """One service under gunicorn, started the way DESIGN §5 says:
     `gunicorn --config gunicorn.conf.py app:app` in the service's directory
-    (another directory or config file for the benchmark's variants)."""
+    (another directory or config file for the benchmark's variants), listening
+    on loopback (the services' default).
+
+    Whatever it writes outside the repository, its log and (through TMPDIR)
+    its private metrics directory, lives in one temporary directory of its
+    own, which close() removes, even after the process was killed."""
 
     def __init__(
         self,
@@ -35,17 +40,18 @@ class ServiceProcess:
         self.port = port or free_port()
         self.directory = directory or REPOSITORY / name
         self.config = config
+        # Removed by close(), or when this object is collected, at the latest at exit.
+        self._scratch = tempfile.TemporaryDirectory(prefix=f"{name}-")
         self.env = {
             "PATH": os.environ["PATH"],
             "PORT": str(self.port),
             "WEB_CONCURRENCY": "2",
             "LOG_LEVEL": "info",
-            # Tests listen on loopback only; gunicorn lets this override the
-            # config file's 0.0.0.0 bind.
-            "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{self.port}",
             **env,
+            # Its own, even when env is another instance's (bench/stack.py copies one).
+            "TMPDIR": self._scratch.name,
         }
-        self.log_path = Path(tempfile.mkstemp(prefix=f"{name}-", suffix=".log")[1])
+        self.log_path = Path(self._scratch.name) / "service.log"
         self.process: subprocess.Popen | None = None
 
     @property
@@ -89,6 +95,11 @@ class ServiceProcess:
                 self.process.wait()
         return self.process.returncode if self.process else 0
 
+    def close(self) -> None:
+        """Stop the service and remove everything it wrote: its log and metrics."""
+        self.stop()
+        self._scratch.cleanup()
+
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
 
@@ -107,7 +118,10 @@ def audit_service(
 
 
 def items_service(
-    database: TestDatabase, audit_url: str, database_port: int | None = None
+    database: TestDatabase,
+    audit_url: str,
+    database_port: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> ServiceProcess:
     return ServiceProcess(
         "items-service",
@@ -115,8 +129,15 @@ def items_service(
             "DATABASE_URL": database.url("items_service", port=database_port),
             "AUDIT_SERVICE_URL": audit_url,
             "AUDIT_TOKEN": AUDIT_TOKEN,
+            **(env or {}),
         },
     )
+
+
+def items_service_behind_proxy(database: TestDatabase, audit_url: str) -> ServiceProcess:
+    """items-service as in its pod, where only the proxy in front of it
+    (tests/support/items_proxy.py) reaches it, and sets X-Forwarded-For."""
+    return items_service(database, audit_url, env={"TRUSTED_PROXY_COUNT": "1"})
 
 
 def wait_for(condition, timeout: float = 20, interval: float = 0.1, message: str = "condition"):
