@@ -22,6 +22,7 @@ from infra.database import (
     Postgres,
     PostgresArgs,
 )
+from infra.front_proxy import FrontProxy
 from infra.grafana import Grafana, GrafanaArgs
 from infra.images import LocalEngine, ServiceImage, ServiceImageArgs, registry_pull_secret
 from infra.network_policies import (
@@ -58,6 +59,8 @@ class Sources:
     # database/ as the schema Job applies it: schema.sql (migration 0001), the
     # numbered migrations after it, and migrate.sh, by file name.
     migrations: dict[str, str]
+    # The items pod's proxy configuration (items-proxy/nginx.conf).
+    items_proxy_config: str
 
     @classmethod
     def from_repo(cls, repo_root: Path = REPO_ROOT) -> "Sources":
@@ -70,6 +73,9 @@ class Sources:
         return cls(
             repo_root=repo_root,
             migrations={path.name: path.read_text(encoding="utf-8") for path in files},
+            items_proxy_config=(repo_root / "items-proxy" / "nginx.conf").read_text(
+                encoding="utf-8"
+            ),
         )
 
 
@@ -194,6 +200,8 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
         env={"AUDIT_SERVICE_URL": f"http://audit-service:{AUDIT_PORT}"},
         node_port=stack_config.ITEMS_NODE_PORT,
         image_pull_secret=pull_secret,
+        # Public: a buffering proxy keeps slow and idle clients away from gunicorn.
+        front_proxy=FrontProxy(sources.items_proxy_config),
         depends_on=[schema.job, *items_image.ready],
     )
     for service in (audit_service, items_service):

@@ -6,9 +6,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra import pods
+from infra.front_proxy import UPSTREAM_EXTRA_DRAIN_SECONDS, UPSTREAM_PORT, FrontProxy
 
 SECRETS_DIR = "/run/secrets/service"
-# preStop sleep, then gunicorn's graceful stop; the grace period covers both.
+# preStop sleep, then gunicorn's graceful stop (20 s); the grace period covers both,
+# behind a front proxy too (whose drain delays gunicorn's stop by 10 s).
 DRAIN_SECONDS = 5
 GRACE_SECONDS = 40
 # gunicorn worker processes per pod (WEB_CONCURRENCY).
@@ -32,6 +34,9 @@ class FlaskServiceArgs:
     node_port: int | None = None
     # Secret of type kubernetes.io/dockerconfigjson for a private registry.
     image_pull_secret: pulumi.Input[str] | None = None
+    # A buffering proxy in the pod that takes the public port; gunicorn then
+    # listens on loopback behind it.
+    front_proxy: FrontProxy | None = None
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
@@ -58,6 +63,7 @@ class FlaskService(pulumi.ComponentResource):
             string_data=secret_data,
             opts=child,
         )
+        proxy = args.front_proxy
         env = {
             "PORT": str(args.port),
             "LOG_LEVEL": args.log_level,
@@ -66,11 +72,20 @@ class FlaskService(pulumi.ComponentResource):
             "AUDIT_TOKEN_FILE": f"{SECRETS_DIR}/audit-token",
             **args.env,
         }
+        if proxy is not None:
+            # Reachable only through the proxy (the image listens on every address
+            # of the pod), which tells it the client's address.
+            env.update(PORT=str(UPSTREAM_PORT), BIND_ADDRESS="127.0.0.1", TRUSTED_PROXY_COUNT="1")
+        # Probes reach gunicorn on the pod's port: directly, or through the proxy
+        # (a named port would have to be the probed container's own).
+        probe_port = "http" if proxy is None else args.port
         container = k8s.core.v1.ContainerArgs(
             name=args.name,
             image=args.image,
             image_pull_policy="IfNotPresent",
-            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=args.port)],
+            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=args.port)]
+            if proxy is None
+            else None,
             env=[k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in env.items()],
             volume_mounts=[
                 pods.mount("secrets", SECRETS_DIR),
@@ -78,11 +93,19 @@ class FlaskService(pulumi.ComponentResource):
             ],
             security_context=pods.container_security_context(),
             resources=pods.resources("100m", "128Mi", "500m", "256Mi"),
-            startup_probe=pods.http_probe("/healthz", "http", period=2, failures=30),
-            liveness_probe=pods.http_probe("/healthz", "http", period=10, failures=3),
-            readiness_probe=pods.http_probe("/readyz", "http", period=5, failures=2),
-            lifecycle=pods.drain_pre_stop(DRAIN_SECONDS),
+            startup_probe=pods.http_probe("/healthz", probe_port, period=2, failures=30),
+            liveness_probe=pods.http_probe("/healthz", probe_port, period=10, failures=3),
+            readiness_probe=pods.http_probe("/readyz", probe_port, period=5, failures=2),
+            lifecycle=pods.drain_pre_stop(
+                DRAIN_SECONDS if proxy is None else DRAIN_SECONDS + UPSTREAM_EXTRA_DRAIN_SECONDS
+            ),
         )
+        containers = [container]
+        volumes = [pods.secret_volume("secrets", secret.metadata.name), pods.empty_dir("tmp")]
+        if proxy is not None:
+            proxy_config = proxy.config_map(f"{args.name}-proxy", args.namespace, child)
+            containers.append(proxy.container(f"{args.name}-proxy", DRAIN_SECONDS))
+            volumes += proxy.volumes(proxy_config.metadata.name)
         pod_labels = pods.labels(args.name)
         self.deployment = k8s.apps.v1.Deployment(
             args.name,
@@ -107,11 +130,8 @@ class FlaskService(pulumi.ComponentResource):
                         },
                     ),
                     spec=pods.pod_spec(
-                        [container],
-                        [
-                            pods.secret_volume("secrets", secret.metadata.name),
-                            pods.empty_dir("tmp"),
-                        ],
+                        containers,
+                        volumes,
                         grace_seconds=GRACE_SECONDS,
                         image_pull_secrets=[
                             k8s.core.v1.LocalObjectReferenceArgs(name=args.image_pull_secret)

@@ -16,6 +16,9 @@ OUTSIDE = "outside the namespace"
 # Job; Prometheus from its users (node port) and Grafana; Grafana from its users.
 EXPECTED = {
     ("items-service", 8080): {OUTSIDE, "prometheus"},
+    # The items pod's proxy answers its liveness probe here: the kubelet's, which
+    # NetworkPolicies do not apply to; nobody else.
+    ("items-service", 8090): set(),
     ("audit-service", 8081): {"items-service", "prometheus"},
     ("postgres", 5432): {"items-service", "audit-service", "postgres-schema"},
     ("prometheus", 9090): {OUTSIDE, "grafana"},
@@ -174,6 +177,7 @@ def test_without_monitoring_nothing_is_left_open_for_it(monitoring):
     if monitoring == "false":
         assert matrix == {
             ("items-service", 8080): {OUTSIDE},
+            ("items-service", 8090): set(),
             ("audit-service", 8081): {"items-service"},
             ("postgres", 5432): {"items-service", "audit-service", "postgres-schema"},
         }

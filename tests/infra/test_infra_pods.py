@@ -2,7 +2,6 @@
 writable emptyDirs, no capabilities, no privilege escalation, seccomp
 RuntimeDefault, requests and limits, probes, and a graceful drain."""
 
-import pytest
 from k8s_objects import containers, find, pod_templates
 
 LONG_RUNNING = [
@@ -64,16 +63,46 @@ def test_every_long_running_container_has_liveness_and_readiness_probes(objects)
             assert container["livenessProbe"] and container["readinessProbe"], workload
 
 
-@pytest.mark.parametrize("service", ["items-service", "audit-service"])
-def test_the_services_probe_healthz_and_readyz_and_drain_before_stopping(objects, service):
-    template = find(objects, "Deployment", service)["spec"]["template"]
-    container = template["spec"]["containers"][0]
+GUNICORN_GRACEFUL_SECONDS = 20  # service_common/gunicorn_settings.py: graceful_timeout
+
+
+def test_audit_service_is_probed_on_its_port_and_drains_before_stopping(objects):
+    template = find(objects, "Deployment", "audit-service")["spec"]["template"]
+    [container] = template["spec"]["containers"]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     drain = container["lifecycle"]["preStop"]["sleep"]["seconds"]
     # The grace period covers the drain and gunicorn's graceful stop after it.
-    assert template["spec"]["terminationGracePeriodSeconds"] >= drain + 30
+    assert template["spec"]["terminationGracePeriodSeconds"] >= drain + GUNICORN_GRACEFUL_SECONDS
     assert {"name": "tmp", "mountPath": "/tmp", "readOnly": False} in container["volumeMounts"]
+
+
+def test_items_service_is_reached_only_through_its_buffering_proxy(objects):
+    template = find(objects, "Deployment", "items-service")["spec"]["template"]
+    items, proxy = template["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in items["env"]}
+    nginx_conf = find(objects, "ConfigMap", "items-service-proxy")["data"]["nginx.conf"]
+    # gunicorn on loopback only, where the proxy passes requests on, trusting only it
+    # for the client's address.
+    assert "ports" not in items
+    assert (env["BIND_ADDRESS"], env["TRUSTED_PROXY_COUNT"]) == ("127.0.0.1", "1")
+    assert f"proxy_pass http://127.0.0.1:{env['PORT']};" in nginx_conf
+    # The public port is the proxy's; the probes of gunicorn go through it.
+    ports = {port["name"]: port["containerPort"] for port in proxy["ports"]}
+    assert f"listen {ports['http']};" in nginx_conf
+    assert f"listen {ports['proxy-health']};" in nginx_conf
+    assert items["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": ports["http"]}
+    assert items["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": ports["http"]}
+    assert proxy["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "proxy-health"}
+    assert "@sha256:" in proxy["image"]
+    # nginx drains first (worker_shutdown_timeout), gunicorn after it, both within the grace.
+    proxy_drain = proxy["lifecycle"]["preStop"]["sleep"]["seconds"]
+    items_drain = items["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert "worker_shutdown_timeout 10s;" in nginx_conf
+    assert items_drain >= proxy_drain + 10
+    assert template["spec"]["terminationGracePeriodSeconds"] >= (
+        items_drain + GUNICORN_GRACEFUL_SECONDS
+    )
 
 
 def test_items_keeps_serving_through_rollouts_and_drains(objects):

@@ -15,6 +15,7 @@ EXPECTED_OBJECTS = {
     ("Job", "SCHEMA_JOB"),
     # the services
     ("Secret", "items-service"),
+    ("ConfigMap", "items-service-proxy"),
     ("Deployment", "items-service"),
     ("Service", "items-service"),
     ("PodDisruptionBudget", "items-service"),
@@ -65,6 +66,7 @@ def test_config_maps_a_server_reads_at_start_are_named_by_pulumi_so_a_change_rol
     pod template's reference changes (which rolls the pods), then the old one goes."""
     autonamed = {logical_name(o) for o in objects if o["kind"] == "ConfigMap" and is_autonamed(o)}
     assert autonamed == {
+        "items-service-proxy",
         "prometheus-config",
         "prometheus-rules",
         "grafana-datasources",
