@@ -3,6 +3,7 @@
 # its own virtualenv .venv-checkov: it pins packaging<24, which conflicts with
 # pulumi in .venv. Reinstalled only when the pinned version changes.
 set -euo pipefail
+# renovate: datasource=pypi depName=checkov
 version=3.3.30
 if [[ ! -x .venv-checkov/bin/python ]]; then
   python3 -m venv .venv-checkov

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.repository.node_tools import actions_expression_holds
 from tests.repository.shell_commands import REPOSITORY, commands, missing_references
 
 WORKFLOWS = sorted((REPOSITORY / ".github" / "workflows").glob("*.yml"))
@@ -136,3 +137,226 @@ def test_the_end_to_end_flow_is_the_assignments():
 def test_workflow_scripts_parse(script):
     result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+CI = REPOSITORY / ".github" / "workflows" / "ci.yml"
+CD = REPOSITORY / ".github" / "workflows" / "cd.yml"
+DIGEST_PINNED = re.compile(r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?@sha256:[0-9a-f]{64}$")
+# The credentials that can change production, and the read-only ones previews get.
+WRITE_SECRETS = {"KUBECONFIG", "PULUMI_ACCESS_TOKEN", "DATABASE_URL"}
+PREVIEW_SECRETS = {"PREVIEW_KUBECONFIG", "PREVIEW_PULUMI_ACCESS_TOKEN", "PREVIEW_DATABASE_URL"}
+
+
+def zizmor(*paths: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            str(Path(sys.executable).with_name("zizmor")),
+            "--offline",
+            "--persona",
+            "auditor",
+            "--no-progress",
+            *map(str, paths),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def images(workflow: dict) -> list[str]:
+    """Every container image a workflow runs: job containers and services, and the
+    images handed to actions (setup-qemu's image, BuildKit's driver image, the SBOM
+    generator)."""
+    found = []
+    for job in workflow["jobs"].values():
+        for container in [job.get("container"), *(job.get("services") or {}).values()]:
+            if container:
+                found.append(container if isinstance(container, str) else container["image"])
+        for step in job.get("steps", []):
+            arguments = step.get("with") or {}
+            if "image" in arguments:
+                found.append(arguments["image"])
+            for key, option in (("driver-opts", "image="), ("sbom", "generator=")):
+                for part in str(arguments.get(key, "")).split(","):
+                    if part.strip().startswith(option):
+                        found.append(part.strip().removeprefix(option))
+            if step.get("uses", "").startswith("docker://"):
+                found.append(step["uses"].removeprefix("docker://"))
+    return found
+
+
+def secrets_of(job: dict) -> set[str]:
+    return set(re.findall(r"secrets\.([A-Za-z0-9_]+)", yaml.safe_dump(job)))
+
+
+def test_zizmor_finds_nothing_in_the_workflows():
+    result = zizmor(*WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout + result.stderr
+
+
+def test_zizmor_refuses_a_script_built_from_pull_request_text(tmp_path):
+    unsafe = tmp_path / "unsafe.yml"
+    unsafe.write_text(
+        "on: pull_request_target\npermissions: {}\njobs:\n  greet:\n    runs-on: ubuntu-24.04\n"
+        "    steps:\n      - run: echo ${{ github.event.pull_request.title }}\n"
+    )
+    result = zizmor(unsafe)
+    assert result.returncode != 0
+    assert "template-injection" in result.stdout
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.name)
+def test_every_container_image_the_workflows_use_is_pinned_by_digest(path):
+    used = images(load(path))
+    assert [image for image in used if not DIGEST_PINNED.match(image)] == []
+
+
+def test_the_workflows_images_are_all_found():
+    assert len(images(load(CI))) == 4, "debian, binfmt, BuildKit, the SBOM generator"
+
+
+def test_every_trivy_scan_fails_on_fixable_high_and_critical_findings():
+    scans = [
+        (job_name, step["with"])
+        for job_name, _, step in steps(load(CI))
+        if step.get("uses", "").startswith("aquasecurity/trivy-action@")
+    ]
+    assert [job_name for job_name, _ in scans] == ["images", "publish"]
+    for _, settings in scans:
+        assert set(settings["severity"].split(",")) == {"HIGH", "CRITICAL"}
+        # Unfixable findings are reported, not failed on: there is nothing to upgrade to.
+        assert settings["ignore-unfixed"] is True
+        assert settings["exit-code"] == "1"
+
+
+def ci_run(event: str, head_repository: str, conclusion: str = "success") -> dict:
+    """The `github` context of a CD run triggered by CI completing."""
+    return {
+        "github": {
+            "event_name": "workflow_run",
+            "repository": "acme/items-audit",
+            "event": {
+                "workflow_run": {
+                    "conclusion": conclusion,
+                    "event": event,
+                    "head_branch": "main",
+                    "head_repository": {"full_name": head_repository},
+                }
+            },
+        }
+    }
+
+
+@pytest.mark.parametrize("job", ["end-to-end", "deploy"])
+@pytest.mark.parametrize(
+    ("context", "runs"),
+    [
+        (ci_run("push", "acme/items-audit"), True),
+        # A fork's pull request from its branch `main` passes the trigger's branch filter.
+        (ci_run("pull_request", "mallory/items-audit"), False),
+        (ci_run("pull_request", "acme/items-audit"), False),
+        (ci_run("push", "mallory/items-audit"), False),
+        (ci_run("push", "acme/items-audit", conclusion="failure"), False),
+    ],
+    ids=["push-to-main", "fork-pr-from-main", "pr-from-main", "fork-push", "ci-failed"],
+)
+def test_cd_runs_main_jobs_only_for_a_passed_push_to_this_repository(job, context, runs):
+    condition = load(CD)["jobs"][job]["if"]
+    assert actions_expression_holds(condition, context) is runs
+
+
+@pytest.mark.parametrize(("head", "runs"), [("acme/items-audit", True), ("mallory/fork", False)])
+def test_previews_run_for_this_repositorys_pull_requests_only(head, runs):
+    context = {
+        "github": {
+            "event_name": "pull_request",
+            "repository": "acme/items-audit",
+            "event": {"pull_request": {"head": {"repo": {"full_name": head}}}},
+        }
+    }
+    assert actions_expression_holds(load(CD)["jobs"]["preview"]["if"], context) is runs
+
+
+def test_pull_request_code_never_sees_a_write_credential():
+    jobs = load(CD)["jobs"]
+    preview = jobs["preview"]
+    assert preview["environment"] == "production-preview"
+    assert secrets_of(preview) == PREVIEW_SECRETS | {"GITHUB_TOKEN"}
+    assert preview["permissions"] == {"contents": "read"}, "a read-only GITHUB_TOKEN"
+    assert secrets_of(jobs["end-to-end"]) == set()
+
+    deploy = jobs["deploy"]
+    assert deploy["environment"]["name"] == "production"
+    assert secrets_of(deploy) >= WRITE_SECRETS
+    assert not secrets_of(deploy) & PREVIEW_SECRETS
+    # Only the deploy job, behind production's reviewers, holds the write credentials.
+    holders = {name for name, job in jobs.items() if secrets_of(job) & WRITE_SECRETS}
+    assert holders == {"deploy"}
+
+
+@pytest.mark.parametrize("command", ["pulumi preview", "pulumi up"])
+def test_every_preview_and_update_runs_the_policy_pack(command):
+    runs = [
+        (job_name, job, step["run"])
+        for job_name, job, step in steps(load(CD))
+        if command in step.get("run", "")
+    ]
+    assert runs
+    for job_name, job, run in runs:
+        assert "--policy-pack policy" in run, job_name
+        setup = " ".join(step.get("run", "") for step in job["steps"])
+        assert "cd policy && python -m venv .venv-policy" in setup, job_name
+        assert (
+            ".venv-policy/bin/pip install --disable-pip-version-check -r requirements.txt" in setup
+        )
+    pack = yaml.safe_load((REPOSITORY / "policy" / "PulumiPolicy.yaml").read_text())
+    assert pack["runtime"] == {"name": "python", "options": {"virtualenv": ".venv-policy"}}
+
+
+def test_main_publishes_each_image_once_multi_arch_with_sbom_provenance_and_signature():
+    ci = load(CI)
+    publish = ci["jobs"]["publish"]
+    assert publish["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+    assert set(publish["needs"]) == {"lint", "test", "images"}
+    assert publish["permissions"] == {
+        "contents": "read",
+        "packages": "write",
+        "id-token": "write",
+    }
+    assert publish["strategy"]["matrix"]["service"] == ["items-service", "audit-service"]
+    by_action = {step.get("uses", "").split("@")[0]: step for step in publish["steps"]}
+    build = by_action["docker/build-push-action"]["with"]
+    assert build["platforms"] == "linux/amd64,linux/arm64"
+    assert build["push"] is True
+    assert build["provenance"] == "mode=max"
+    assert build["sbom"].startswith("generator=")
+    names = [step.get("name", step.get("uses", "")) for step in publish["steps"]]
+    order = [
+        next(i for i, name in enumerate(names) if fragment in name)
+        for fragment in ("Build once", "Trivy scan of the pushed digest", "Sign the digest")
+    ]
+    assert order == sorted(order), "scanned before signed, built before both"
+    sign = next(step for step in publish["steps"] if "Sign the digest" in step.get("name", ""))
+    assert sign["env"]["DIGEST"] == "${{ steps.build.outputs.digest }}"
+    assert 'cosign sign --yes "${IMAGE}@${DIGEST}"' in sign["run"]
+
+
+def test_production_runs_the_digests_ci_signed_for_the_commit():
+    deploy = load(CD)["jobs"]["deploy"]
+    (up,) = [step for step in deploy["steps"] if "pulumi up" in step.get("run", "")]
+    assert up["env"]["ITEMS_IMAGE"] == "${{ steps.images.outputs.items }}"
+    assert up["env"]["AUDIT_IMAGE"] == "${{ steps.images.outputs.audit }}"
+    (images_step,) = [step for step in deploy["steps"] if step.get("id") == "images"]
+    assert images_step["env"]["COMMIT"] == "${{ github.event.workflow_run.head_sha }}"
+    assert ".github/scripts/published-image.sh items-service" in images_step["run"]
+    assert ".github/scripts/published-image.sh audit-service" in images_step["run"]
+    resolver = (REPOSITORY / ".github" / "scripts" / "published-image.sh").read_text()
+    assert (
+        '--certificate-identity "https://github.com/${REPOSITORY}/.github/workflows/ci.yml@refs/heads/main"'
+        in resolver
+    )
+    assert '--certificate-github-workflow-sha "${COMMIT}"' in resolver
+    stack = (REPOSITORY / ".github" / "scripts" / "production-stack.sh").read_text()
+    assert 'pulumi config set items_image "${ITEMS_IMAGE' in stack
+    assert 'pulumi config set audit_image "${AUDIT_IMAGE' in stack

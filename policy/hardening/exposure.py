@@ -1,0 +1,103 @@
+"""What reaches the pods: no cloud load balancer, and every namespace that runs
+workloads is one this stack creates, enforcing the `restricted` Pod Security
+Standard, with a NetworkPolicy that denies all ingress not allowed explicitly."""
+
+from collections.abc import Mapping
+
+from pulumi_policy import (
+    EnforcementLevel,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from .workloads import POD_SPEC_PATHS, field, items, namespace_of
+
+NAMESPACE = "kubernetes:core/v1:Namespace"
+SERVICE = "kubernetes:core/v1:Service"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
+
+
+def enforces_restricted(namespace_props: Mapping) -> bool:
+    return field(namespace_props, "metadata", "labels", ENFORCE_LABEL) == "restricted"
+
+
+def denies_all_ingress(network_policy_props: Mapping) -> bool:
+    """Selects every pod of its namespace, governs ingress, and allows none."""
+    selector = field(network_policy_props, "spec", "podSelector")
+    selects_all = isinstance(selector, Mapping) and not any(
+        selector.get(key) for key in ("matchLabels", "matchExpressions")
+    )
+    types = items(field(network_policy_props, "spec", "policyTypes"))
+    rules = items(field(network_policy_props, "spec", "ingress"))
+    return selects_all and "Ingress" in types and not rules
+
+
+def _no_load_balancer(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type == SERVICE and field(args.props, "spec", "type") == "LoadBalancer":
+        report_violation(
+            "type LoadBalancer exposes the Service through a cloud load balancer; "
+            "use ClusterIP, or NodePort behind the cluster's own entry point",
+            None,
+        )
+
+
+def _restricted_namespace(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type == NAMESPACE and not enforces_restricted(args.props):
+        report_violation(f"label {ENFORCE_LABEL} must be `restricted`", None)
+
+
+def _guarded_workload_namespaces(
+    args: StackValidationArgs, report_violation: ReportViolation
+) -> None:
+    restricted = set()
+    for resource in args.resources:
+        if resource.resource_type == NAMESPACE and enforces_restricted(resource.props):
+            restricted.add(field(resource.props, "metadata", "name"))
+    denying = {
+        namespace_of(resource.props)
+        for resource in args.resources
+        if resource.resource_type == NETWORK_POLICY and denies_all_ingress(resource.props)
+    }
+    for resource in args.resources:
+        if resource.resource_type not in POD_SPEC_PATHS:
+            continue
+        namespace = namespace_of(resource.props)
+        if namespace not in restricted:
+            report_violation(
+                f"{resource.name} runs in namespace {namespace}, which is not a Namespace of "
+                f"this stack with {ENFORCE_LABEL}=restricted",
+                resource.urn,
+            )
+        if namespace not in denying:
+            report_violation(
+                f"{resource.name} runs in namespace {namespace}, which has no NetworkPolicy "
+                "denying all ingress (empty podSelector, policyTypes Ingress, no rules)",
+                resource.urn,
+            )
+
+
+POLICIES = [
+    ResourceValidationPolicy(
+        name="services-not-load-balancer",
+        description="No Service of type LoadBalancer.",
+        validate=_no_load_balancer,
+        enforcement_level=EnforcementLevel.MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="namespaces-enforce-restricted-pod-security",
+        description="Every Namespace enforces the `restricted` Pod Security Standard.",
+        validate=_restricted_namespace,
+        enforcement_level=EnforcementLevel.MANDATORY,
+    ),
+    StackValidationPolicy(
+        name="workload-namespaces-restricted-and-deny-ingress",
+        description="Every namespace that runs workloads is created by this stack with the "
+        "`restricted` Pod Security Standard and has a default-deny ingress NetworkPolicy.",
+        validate=_guarded_workload_namespaces,
+        enforcement_level=EnforcementLevel.MANDATORY,
+    ),
+]
