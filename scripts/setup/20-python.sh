@@ -11,7 +11,17 @@ fi
 stamp=.venv/requirements.sha256
 wanted="$(cat requirements-dev.txt */requirements.txt service-common/pyproject.toml | sha256sum)"
 if [[ ! -f "${stamp}" || "$(cat "${stamp}")" != "${wanted}" ]]; then
-  .venv/bin/pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  pip=("${PWD}/.venv/bin/pip" --quiet --disable-pip-version-check)
+  "${pip[@]}" install --upgrade pip
+  # Each service as its README says: `pip install -r requirements.txt` in its directory.
+  for service in items-service audit-service; do
+    (cd "${service}" && "${pip[@]}" install -r requirements.txt)
+  done
+  # The test tools may not move a service's pin: its pins are constraints here.
+  constraints="$(mktemp)"
+  trap 'rm -f "${constraints}"' EXIT
+  grep -hv -e '^#' -e '^\.\./' items-service/requirements.txt audit-service/requirements.txt >"${constraints}"
+  "${pip[@]}" install -r requirements-dev.txt -c "${constraints}"
+  "${pip[@]}" check
   echo "${wanted}" > "${stamp}"
 fi

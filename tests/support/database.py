@@ -1,5 +1,8 @@
-"""Throwaway PostgreSQL databases created from database/schema.sql."""
+"""Throwaway PostgreSQL databases, migrated as the deployment migrates its own
+(database/migrate.sh: schema.sql and the migrations after it)."""
 
+import os
+import subprocess
 import uuid
 from contextlib import closing
 from dataclasses import dataclass
@@ -11,7 +14,7 @@ from psycopg2 import sql
 
 SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 SCHEMA = Path(__file__).resolve().parents[2] / "database" / "schema.sql"
-ROLE_PASSWORDS = {"items_service": "items-test-password", "audit_service": "audit-test-password"}
+MIGRATE = SCHEMA.with_name("migrate.sh")
 
 
 @dataclass(frozen=True)
@@ -21,9 +24,10 @@ class TestDatabase:
     port: int = SERVER["port"]
 
     def url(self, role: str = "postgres", host: str | None = None, port: int | None = None) -> str:
-        password = ROLE_PASSWORDS.get(role)
-        credentials = f"{role}:{password}" if password else role
-        return f"postgresql://{credentials}@{host or self.host}:{port or self.port}/{self.name}"
+        """No password: the test server trusts loopback (scripts/setup/10-postgres.sh),
+        and the login roles are the server's, shared by every database on it, so
+        the tests leave their passwords as they are."""
+        return f"postgresql://{role}@{host or self.host}:{port or self.port}/{self.name}"
 
     def connect(self):
         """A superuser connection in autocommit mode, for assertions."""
@@ -40,8 +44,24 @@ class TestDatabase:
         return self.query(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))[0][0]
 
     def apply_schema(self) -> None:
+        """database/schema.sql alone, as any client would apply it."""
         with closing(self.connect()) as connection, connection.cursor() as cursor:
             cursor.execute(SCHEMA.read_text())
+
+    def migrate(self) -> None:
+        subprocess.run(
+            ["sh", str(MIGRATE)],
+            env={
+                "PATH": os.environ["PATH"],
+                "PGHOST": self.host,
+                "PGPORT": str(self.port),
+                "PGUSER": SERVER["user"],
+                "PGDATABASE": self.name,
+            },
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
 
 
 def _server_connection():
@@ -54,11 +74,7 @@ def create_database(prefix: str = "itemsdb_test") -> TestDatabase:
     database = TestDatabase(name=f"{prefix}_{uuid.uuid4().hex[:12]}")
     with closing(_server_connection()) as connection, connection.cursor() as cursor:
         cursor.execute(f'CREATE DATABASE "{database.name}"')
-    database.apply_schema()
-    # As the deployment does after applying the schema.
-    with closing(database.connect()) as connection, connection.cursor() as cursor:
-        for role, password in ROLE_PASSWORDS.items():
-            cursor.execute(f"ALTER ROLE {role} WITH PASSWORD %s", (password,))
+    database.migrate()
     return database
 
 

@@ -35,8 +35,10 @@ class ServiceProcess:
         port: int | None = None,
         directory: Path | None = None,
         config: Path | str = "gunicorn.conf.py",
+        gunicorn: Path = GUNICORN,
     ):
         self.name = name
+        self.gunicorn = gunicorn
         self.port = port or free_port()
         self.directory = directory or REPOSITORY / name
         self.config = config
@@ -61,7 +63,7 @@ class ServiceProcess:
     def start(self, wait: bool = True) -> "ServiceProcess":
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [str(GUNICORN), "--config", str(self.config), "app:app"],
+                [str(self.gunicorn), "--config", str(self.config), "app:app"],
                 cwd=self.directory,
                 env=self.env,
                 stdout=log,
