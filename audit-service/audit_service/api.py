@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, jsonify, request
 from psycopg2.extras import Json, execute_values
 
 from audit_service.metrics import AUDIT_EVENTS_PROCESSED
-from audit_service.validation import RejectedEvents, event_rows
+from audit_service.validation import EventRow, RejectedEvents, event_rows
 from service_common.database import commit, timed
 from service_common.json_body import read_json_body
 from service_common.problems import Problem
@@ -16,29 +16,37 @@ from service_common.problems import Problem
 blueprint = Blueprint("events", __name__)
 log = logging.getLogger(__name__)
 
-INSERT_EVENTS = """
-    INSERT INTO audit_logs (event_id, service, action, resource_type, resource_id,
-                            status_code, request_id, client_ip, details, occurred_at)
+COLUMNS = ", ".join(EventRow._fields)
+CONTENT = [field for field in EventRow._fields if field != "event_id"]
+INSERT_EVENTS = f"""
+    INSERT INTO audit_logs ({COLUMNS})
     VALUES %s
     ON CONFLICT (event_id) DO NOTHING
     RETURNING event_id
-"""
+"""  # noqa: S608 (the column names are EventRow's own)
 # The positions of the events whose id is stored with other content. Compared
 # by PostgreSQL, so that each value is compared as stored (jsonb, inet, ...).
-CONFLICTING_EVENTS = """
+CONFLICTING_EVENTS = f"""
     SELECT sent.position
-    FROM (VALUES %s) AS sent (position, event_id, service, action, resource_type, resource_id,
-                              status_code, request_id, client_ip, details, occurred_at)
+    FROM (VALUES %s) AS sent (position, {COLUMNS})
     JOIN audit_logs AS stored USING (event_id)
-    WHERE (stored.service, stored.action, stored.resource_type, stored.resource_id,
-           stored.status_code, stored.request_id, stored.client_ip, stored.details,
-           stored.occurred_at)
+    WHERE ({", ".join(f"stored.{field}" for field in CONTENT)})
           IS DISTINCT FROM
-          (sent.service, sent.action, sent.resource_type, sent.resource_id,
-           sent.status_code, sent.request_id, sent.client_ip, sent.details, sent.occurred_at)
+          ({", ".join(f"sent.{field}" for field in CONTENT)})
     ORDER BY sent.position
-"""
-CONFLICT_TEMPLATE = "(%s, %s::uuid, %s, %s, %s, %s, %s, %s, %s::inet, %s::jsonb, %s::timestamptz)"
+"""  # noqa: S608 (the column names are EventRow's own)
+# VALUES has no column types to go by: the types audit_logs stores, in EventRow's order.
+SQL_TYPES = {
+    "event_id": "uuid",
+    "client_ip": "inet",
+    "details": "jsonb",
+    "occurred_at": "timestamptz",
+}
+CONFLICT_TEMPLATE = "(%s, {})".format(
+    ", ".join(
+        f"%s::{SQL_TYPES[field]}" if field in SQL_TYPES else "%s" for field in EventRow._fields
+    )
+)
 CONFLICT_MESSAGE = "is already stored with other content: an event id names one event only"
 
 
@@ -54,11 +62,11 @@ def _require_token() -> None:
         )
 
 
-def _values(row: tuple) -> tuple:
-    return (*row[:8], Json(row[8], dumps=json.dumps), row[9])
+def _values(row: EventRow) -> tuple:
+    return tuple(row._replace(details=Json(row.details, dumps=json.dumps)))
 
 
-def _conflicts(cursor, rows: list[tuple]) -> list[int]:
+def _conflicts(cursor, rows: list[EventRow]) -> list[int]:
     """Positions of the events whose id is already stored, by another request
     or earlier in this one, with other content."""
     with timed("event_conflict_check"):
@@ -109,13 +117,13 @@ def store_events():
     return jsonify(stored=stored, duplicate=duplicate)
 
 
-def _reject_conflicts(rows: list[tuple], positions: list[int]) -> None:
+def _reject_conflicts(rows: list[EventRow], positions: list[int]) -> None:
     AUDIT_EVENTS_PROCESSED.labels("conflict").inc(len(positions))
     for position in positions:
         log.warning(
             "event %s (index %d) conflicts with the stored event of the same id;"
             " the request is refused",
-            rows[position][0],
+            rows[position].event_id,
             position,
         )
     # 409, not 400: each event is valid on its own, but its id is taken.

@@ -5,14 +5,13 @@ from flask import Flask
 from audit_service import api
 from audit_service.openapi import DOCUMENT
 from audit_service.settings import Settings
+from audit_service.validation import MAX_BODY_BYTES
 from service_common.database import Database
 from service_common.gunicorn_settings import THREADS_PER_WORKER
 from service_common.web_app import create_base_app
 
 # A gthread worker serves THREADS_PER_WORKER requests at once; one more for readiness probes.
 MAX_DB_CONNECTIONS = THREADS_PER_WORKER + 1
-# Room for a full batch of 500 events.
-MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document of audit-service, served at /openapi.json."""
 
-from audit_service.validation import ACTION, MAX_BATCH, REQUIRED
+from audit_service.validation import ACTION, MAX_BATCH, MAX_BODY_BYTES, REQUIRED, TEXT_LIMITS
 from service_common.openapi import (
     NO_NUL,
     PROBLEM_SCHEMA,
@@ -10,8 +10,8 @@ from service_common.openapi import (
 )
 
 
-def _text(max_length: int) -> dict:
-    return {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": NO_NUL}
+def _text(field: str) -> dict:
+    return {"type": "string", "minLength": 1, "maxLength": TEXT_LIMITS[field], "pattern": NO_NUL}
 
 
 # Any JSON value that jsonb can hold.
@@ -40,17 +40,17 @@ EVENT = {
             "format": "date-time",
             "description": "Stored in UTC; must fall within the years 0001-9999 in UTC.",
         },
-        "service": _text(64),
+        "service": _text("service"),
         "action": {
             "type": "string",
-            "maxLength": 64,
+            "maxLength": TEXT_LIMITS["action"],
             "pattern": f"^{ACTION.pattern}$",
             "examples": ["item.create"],
         },
-        "resource_type": _text(64),
-        "resource_id": {"anyOf": [_text(64), {"type": "null"}]},
+        "resource_type": _text("resource_type"),
+        "resource_id": {"anyOf": [_text("resource_id"), {"type": "null"}]},
         "status_code": {"type": "integer", "minimum": 100, "maximum": 599},
-        "request_id": _text(128),
+        "request_id": _text("request_id"),
         "client_ip": {
             "anyOf": [
                 {"type": "string", "format": "ipv4"},
@@ -116,7 +116,7 @@ DOCUMENT = {
                                 }
                             },
                         },
-                        **problem_responses(400, 401, 409, 413, 415, 503),
+                        **problem_responses(400, 401, 409, 415, 503, body_limit=MAX_BODY_BYTES),
                     },
                 }
             },

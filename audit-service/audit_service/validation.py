@@ -6,28 +6,46 @@ import json
 import math
 import re
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from service_common.json_body import storable_text
 from service_common.problems import Problem
 
 MAX_BATCH = 500
+# The largest body audit-service reads: room for a full batch of MAX_BATCH events.
+MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_DETAILS_DEPTH = 16
 MAX_DETAILS_CHARACTERS = 16 * 1024
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 ACTION = re.compile(r"[a-z][a-z0-9_-]*\.[a-z][a-z0-9_.-]*")
-FIELDS = (
-    "event_id",
-    "occurred_at",
-    "service",
-    "action",
-    "resource_type",
-    "resource_id",
-    "status_code",
-    "request_id",
-    "client_ip",
-    "details",
-)
+# The longest each text field may be: audit_logs' varchar columns, which the
+# OpenAPI document states too.
+TEXT_LIMITS = {
+    "service": 64,
+    "action": 64,
+    "resource_type": 64,
+    "resource_id": 64,
+    "request_id": 128,
+}
+
+
+class EventRow(NamedTuple):
+    """One validated event, as audit_logs stores it: its fields are the columns."""
+
+    event_id: str
+    service: str
+    action: str
+    resource_type: str
+    resource_id: str | None
+    status_code: int
+    request_id: str
+    client_ip: str | None
+    details: dict
+    occurred_at: datetime
+
+
+FIELDS = frozenset(EventRow._fields)
 REQUIRED = (
     "event_id",
     "occurred_at",
@@ -46,7 +64,8 @@ class Invalid(Exception):
         self.message = message
 
 
-def _text(event: dict, field: str, max_length: int, *, nullable: bool = False) -> str | None:
+def _text(event: dict, field: str, *, nullable: bool = False) -> str | None:
+    max_length = TEXT_LIMITS[field]
     value = event.get(field)
     if value is None and nullable:
         return None
@@ -122,7 +141,7 @@ def _details(event: dict) -> dict:
     return value
 
 
-def event_row(event) -> tuple:
+def event_row(event) -> EventRow:
     """The audit_logs values of one event, or Invalid naming the first bad field."""
     if not isinstance(event, dict):
         raise Invalid(None, "must be a JSON object")
@@ -135,24 +154,24 @@ def event_row(event) -> tuple:
     event_id = event["event_id"]
     if not isinstance(event_id, str) or not UUID.fullmatch(event_id):
         raise Invalid("event_id", "must be a UUID")
-    action = _text(event, "action", 64)
+    action = _text(event, "action")
     if not ACTION.fullmatch(action):
         raise Invalid("action", "must look like 'resource.verb' in lowercase, e.g. item.create")
-    return (
-        event_id.lower(),
-        _text(event, "service", 64),
-        action,
-        _text(event, "resource_type", 64),
-        _text(event, "resource_id", 64, nullable=True),
-        _status_code(event),
-        _text(event, "request_id", 128),
-        _client_ip(event),
-        _details(event),
-        _occurred_at(event),
+    return EventRow(
+        event_id=event_id.lower(),
+        service=_text(event, "service"),
+        action=action,
+        resource_type=_text(event, "resource_type"),
+        resource_id=_text(event, "resource_id", nullable=True),
+        status_code=_status_code(event),
+        request_id=_text(event, "request_id"),
+        client_ip=_client_ip(event),
+        details=_details(event),
+        occurred_at=_occurred_at(event),
     )
 
 
-def event_rows(body) -> list[tuple]:
+def event_rows(body) -> list[EventRow]:
     """Rows for a valid body (one event or an array of them); RejectedEvents,
     listing every invalid event, when any is invalid."""
     events = body if isinstance(body, list) else [body]

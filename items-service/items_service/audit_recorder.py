@@ -1,7 +1,6 @@
 """One audit event per request under /items, written to the outbox in the
 request's own transaction (DESIGN §3)."""
 
-import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -9,8 +8,8 @@ from datetime import UTC, datetime
 
 from flask import Flask, g, request
 
-from items_service import request_transaction, validation
-from service_common.database import UNAVAILABLE_ERRORS, execute
+from items_service import outbox, request_transaction, validation
+from service_common.database import UNAVAILABLE_ERRORS
 from service_common.problems import database_unavailable_response
 from service_common.request_ids import current_request_id
 
@@ -107,19 +106,10 @@ def register_audit_recorder(app: Flask, on_recorded) -> None:
         event = build_event(audited.action, resource_id, response.status_code, details)
         try:
             with request_transaction.cursor() as cursor:
-                execute(
-                    cursor,
-                    "outbox_insert",
-                    "INSERT INTO audit_outbox (event_id, payload) VALUES (%s, %s)",
-                    (event["event_id"], json.dumps(event)),
-                )
+                outbox.insert(cursor, event)
             request_transaction.commit()
         except UNAVAILABLE_ERRORS as error:
             log.warning("request not recorded, database unavailable: %s", str(error).strip())
             return database_unavailable_response()
         on_recorded()
         return response
-
-    @app.teardown_request
-    def release_transaction(_error):
-        request_transaction.release()

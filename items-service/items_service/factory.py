@@ -3,11 +3,12 @@
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from items_service import api
+from items_service import api, request_transaction
 from items_service.audit_recorder import register_audit_recorder
 from items_service.openapi import DOCUMENT
 from items_service.outbox_relay import OutboxRelay
 from items_service.settings import Settings
+from items_service.validation import MAX_BODY_BYTES
 from service_common.database import Database
 from service_common.gunicorn_settings import THREADS_PER_WORKER
 from service_common.web_app import create_base_app
@@ -15,7 +16,6 @@ from service_common.web_app import create_base_app
 # A gthread worker serves THREADS_PER_WORKER requests at once; one connection
 # more for the outbox relay and one for readiness probes.
 MAX_DB_CONNECTIONS = THREADS_PER_WORKER + 2
-MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         # nginx itself; the client's address, which the audit trail records,
         # is the one nginx writes into X-Forwarded-For.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count)
+    request_transaction.init_app(app)
     app.register_blueprint(api.blueprint)
     register_audit_recorder(app, on_recorded=relay.wake)
     return app

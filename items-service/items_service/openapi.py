@@ -7,6 +7,7 @@ route can answer is listed, with its body and headers.
 from items_service.validation import (
     DEFAULT_LIMIT,
     DESCRIPTION_MAX_LENGTH,
+    MAX_BODY_BYTES,
     MAX_ID,
     MAX_LIMIT,
     NAME_MAX_LENGTH,
@@ -113,7 +114,7 @@ DOCUMENT = {
                                 }
                             },
                         ),
-                        **problem_responses(400, 413, 415, 503),
+                        **problem_responses(400, 415, 503, body_limit=MAX_BODY_BYTES),
                     },
                 },
                 "get": {
@@ -182,7 +183,7 @@ DOCUMENT = {
                     "requestBody": JSON_BODY,
                     "responses": {
                         "200": _item_response("The item as stored.", ("getItem", "deleteItem")),
-                        **problem_responses(400, 404, 413, 415, 503),
+                        **problem_responses(400, 404, 415, 503, body_limit=MAX_BODY_BYTES),
                     },
                 },
                 "delete": {

@@ -8,7 +8,7 @@ describe committed changes are registered with on_commit().
 
 from collections.abc import Callable
 
-from flask import current_app, g
+from flask import Flask, current_app, g
 
 from service_common.database import commit as commit_connection
 
@@ -36,8 +36,14 @@ def commit() -> None:
     g.db_after_commit = []
 
 
-def release() -> None:
+def release(_error=None) -> None:
     """Teardown: an uncommitted transaction is rolled back by the pool."""
     connection = g.pop("db_connection", None)
     if connection is not None:
         current_app.extensions["database"].release(connection)
+
+
+def init_app(app: Flask) -> None:
+    """Every request's connection goes back to the pool when the request ends,
+    however it ends."""
+    app.teardown_request(release)

@@ -8,6 +8,8 @@ from werkzeug.datastructures import MultiDict
 from service_common.json_body import storable_text
 from service_common.problems import Problem
 
+# The largest body items-service reads: an item is far smaller.
+MAX_BODY_BYTES = 64 * 1024
 NAME_MAX_LENGTH = 200
 DESCRIPTION_MAX_LENGTH = 2000
 ITEM_FIELDS = ("name", "description")

@@ -21,6 +21,8 @@ from service_common.protocol_errors import answer_protocol_errors_with_problems
 # Requests mostly wait on PostgreSQL, so threads, not processes, add throughput:
 # measured with bench/run, 8 gave 1.5x the POST /items rate of 4; 16 gave less than 8.
 THREADS_PER_WORKER = 8
+# Worker processes when WEB_CONCURRENCY is not set.
+DEFAULT_WORKERS = 2
 
 
 class JsonAccessLogger(Logger):
@@ -86,7 +88,7 @@ def gunicorn_settings(
         load_service_settings()
         address = config.bind_address(os.environ)
         port = config.integer(os.environ, "PORT", default_port, 1, 65535)
-        workers = config.integer(os.environ, "WEB_CONCURRENCY", 2, 1, 64)
+        workers = config.integer(os.environ, "WEB_CONCURRENCY", DEFAULT_WORKERS, 1, 64)
         level = config.log_level(os.environ)
     except config.ConfigError as error:
         sys.exit(f"{service_name}: configuration error: {error}")

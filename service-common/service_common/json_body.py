@@ -5,7 +5,7 @@ import json
 from flask import request
 from gunicorn.http.errors import NoMoreData, ParseException
 
-from service_common.problems import Problem
+from service_common.problems import Problem, body_too_large
 
 
 def _reject_constant(name: str):
@@ -31,7 +31,7 @@ def _body_bytes() -> bytes:
     limit = request.max_content_length
     body = request.environ["wsgi.input"].read(limit + 1)
     if len(body) > limit:
-        raise Problem(413, f"The request body is larger than {limit} bytes.")
+        raise body_too_large(limit)
     return body
 
 

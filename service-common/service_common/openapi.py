@@ -1,5 +1,7 @@
 """OpenAPI 3.1 pieces both services' documents share."""
 
+from service_common.problems import size_text
+
 # PostgreSQL text holds no NUL character, so the services refuse it.
 NO_NUL = "^[^\\u0000]*$"
 
@@ -34,8 +36,6 @@ PROBLEM_DESCRIPTIONS = {
     404: "No such resource.",
     409: "An event's id is already stored with other content (a redelivery with the same"
     " content is not a conflict); errors name each such event's index. Nothing was stored.",
-    413: "The request body is too large (items-service: 64 KiB; audit-service: 4 MiB),"
-    " whether sent with a Content-Length or chunked.",
     414: "The request line (method, path and query) is too long.",
     415: "The request body is not application/json.",
     431: "A request header is too large, or there are too many of them.",
@@ -46,11 +46,19 @@ PROBLEM_DESCRIPTIONS = {
 PROTOCOL_ERRORS = (400, 414, 431)
 
 
-def problem_responses(*statuses: int) -> dict:
-    """Problem responses for these statuses and for PROTOCOL_ERRORS."""
+def problem_responses(*statuses: int, body_limit: int | None = None) -> dict:
+    """Problem responses for these statuses and for PROTOCOL_ERRORS; with
+    body_limit, the operation's 413 too."""
+    descriptions = dict(PROBLEM_DESCRIPTIONS)
+    if body_limit is not None:
+        statuses = (*statuses, 413)
+        descriptions[413] = (
+            f"The request body is larger than {size_text(body_limit)},"
+            " whether sent with a Content-Length or chunked."
+        )
     return {
         str(status): {
-            "description": PROBLEM_DESCRIPTIONS[status],
+            "description": descriptions[status],
             "content": {
                 "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
             },

@@ -4,8 +4,8 @@ import json
 import logging
 from http import HTTPStatus
 
-from flask import Flask, Response
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, current_app
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from service_common.database import UNAVAILABLE_ERRORS
 
@@ -50,10 +50,28 @@ def database_unavailable_response() -> Response:
     )
 
 
+def size_text(size: int) -> str:
+    """64 KiB, 4 MiB: how a body limit is written in answers and documents."""
+    for unit, factor in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if size % factor == 0:
+            return f"{size // factor} {unit}"
+    return f"{size} bytes"
+
+
+def body_too_large(limit: int) -> "Problem":
+    """The one 413 answer, whatever the framing of the body."""
+    return Problem(413, f"The request body is larger than {size_text(limit)}.")
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Problem)
     def handle_problem(error: Problem):
         return problem_response(error.status, error.detail, error.errors, error.headers)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def handle_body_too_large(_error: RequestEntityTooLarge):
+        # Werkzeug refuses a Content-Length over the limit before reading.
+        return handle_problem(body_too_large(current_app.config["MAX_CONTENT_LENGTH"]))
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):

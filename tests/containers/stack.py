@@ -19,8 +19,8 @@ from pathlib import Path
 import requests
 
 # The Deployments' own values (infra/), so that the containers run as they will.
-from infra.pods import RUN_AS_USER
 from infra.service import DRAIN_SECONDS, GRACE_SECONDS, SECRETS_DIR
+from tests.containers import as_deployed
 from tests.containers.docker_cli import (
     SERVICE_PORTS,
     container_logs,
@@ -31,25 +31,7 @@ from tests.containers.docker_cli import (
 from tests.support.database import SERVER, TestDatabase
 from tests.support.network import CuttableProxy
 
-CONTAINER_USER = CONTAINER_GROUP = RUN_AS_USER
-# The Deployments' securityContext, volumes and limits (infra/service.py):
-# numeric non-root user, read-only root, a 64Mi emptyDir at /tmp, no
-# capabilities, no privilege escalation, 256Mi and half a core.
-AS_DEPLOYED = [
-    "--user",
-    f"{CONTAINER_USER}:{CONTAINER_GROUP}",
-    "--read-only",
-    "--tmpfs",
-    "/tmp:rw,noexec,nosuid,size=64m",
-    "--cap-drop",
-    "ALL",
-    "--security-opt",
-    "no-new-privileges",
-    "--memory",
-    "256m",
-    "--cpus",
-    "0.5",
-]
+CONTAINER_USER, CONTAINER_GROUP = as_deployed.user("items-service")
 # What gunicorn has after SIGTERM: the pod's grace period less its preStop sleep.
 GRACE_PERIOD_SECONDS = GRACE_SECONDS - DRAIN_SECONDS
 
@@ -88,15 +70,10 @@ class ContainerStack:
         return directory
 
     def run(self, service: str, name: str, extra: list[str] = (), env: dict | None = None) -> str:
-        """Start a container of service's image; returns its name."""
-        environment = {
-            "PORT": str(SERVICE_PORTS[service]),
-            "DATABASE_URL_FILE": f"{SECRETS_DIR}/database-url",
-            "AUDIT_TOKEN_FILE": f"{SECRETS_DIR}/audit-token",
-            "WEB_CONCURRENCY": "2",
-            "LOG_LEVEL": "info",
-            **(env or {}),
-        }
+        """Start a container of service's image as its Deployment runs it (user,
+        filesystem, capabilities, limits, environment); returns its name. `env`
+        changes settings of this test's own."""
+        environment = {**as_deployed.environment(service), **(env or {})}
         container = f"{name}-{self.run_id}"
         docker(
             "run",
@@ -105,7 +82,7 @@ class ContainerStack:
             container,
             "--network",
             self.network,
-            *AS_DEPLOYED,
+            *as_deployed.run_arguments(service),
             "--volume",
             f"{self.secrets_directory(service)}:{SECRETS_DIR}:ro",
             *(f"--env={key}={value}" for key, value in environment.items()),
@@ -120,12 +97,14 @@ class ContainerStack:
         return self.run("audit-service", "audit", ["--network-alias", "audit-service"])
 
     def run_items(self, name: str = "items") -> str:
+        """items-service without the proxy of its pod (tests/containers/items_proxy.py
+        runs the pod): listening on the container's port, the client being the peer."""
         port = SERVICE_PORTS["items-service"]
         return self.run(
             "items-service",
             name,
             ["--publish", f"127.0.0.1::{port}"],
-            {"AUDIT_SERVICE_URL": f"http://audit-service:{SERVICE_PORTS['audit-service']}"},
+            {"PORT": str(port), "BIND_ADDRESS": "0.0.0.0", "TRUSTED_PROXY_COUNT": "0"},
         )
 
     def published_url(self, container: str, port: int) -> str:

@@ -47,7 +47,6 @@ class ServiceProcess:
         self.env = {
             "PATH": os.environ["PATH"],
             "PORT": str(self.port),
-            "WEB_CONCURRENCY": "2",
             "LOG_LEVEL": "info",
             **env,
             # Its own, even when env is another instance's (bench/stack.py copies one).
