@@ -10,8 +10,9 @@ from tests.containers.docker_cli import SERVICE_PORTS, docker, image_tag
 from tests.support.network import listening_addresses
 
 
+@pytest.mark.usefixtures("images")
 @pytest.mark.parametrize("service", SERVICE_PORTS)
-def test_each_image_sets_the_address_its_service_listens_on(images, service):
+def test_each_image_sets_the_address_its_service_listens_on(service):
     environment = json.loads(
         docker("image", "inspect", "--format", "{{json .Config.Env}}", image_tag(service))
     )

@@ -47,9 +47,7 @@ def test_items_flow_through_the_published_port_records_audit_rows(stack, items_u
     assert rows == [(f"create-{run}", "item.create", 201), (f"list-{run}", "item.list", 200)]
 
 
-def test_audit_service_is_reachable_from_items_but_not_published(
-    stack, items_container, audit_container
-):
+def test_audit_service_is_reachable_from_items_but_not_published(items_container, audit_container):
     ports = json.loads(
         docker("inspect", "--format", "{{json .NetworkSettings.Ports}}", audit_container)
     )
@@ -66,7 +64,7 @@ def test_audit_service_is_reachable_from_items_but_not_published(
     assert status == "200"
 
 
-def test_containers_run_with_the_deployments_restrictions(stack, items_container, audit_container):
+def test_containers_run_with_the_deployments_restrictions(items_container, audit_container):
     for container in (items_container, audit_container):
         host = json.loads(docker("inspect", "--format", "{{json .HostConfig}}", container))
         assert host["ReadonlyRootfs"] is True
@@ -81,7 +79,7 @@ def test_containers_run_with_the_deployments_restrictions(stack, items_container
         assert "gunicorn" in docker("exec", container, "cat", "/proc/1/cmdline")
 
 
-def test_docker_healthcheck_passes_in_running_containers(stack, items_container, audit_container):
+def test_docker_healthcheck_passes_in_running_containers(items_container, audit_container):
     for container in (items_container, audit_container):
         test = json.loads(
             docker("inspect", "--format", "{{json .Config.Healthcheck.Test}}", container)

@@ -13,6 +13,7 @@ import socket
 import threading
 import uuid
 
+import pytest
 import requests
 
 from tests.containers.docker_cli import SERVICE_PORTS, docker
@@ -90,9 +91,8 @@ def burst(url: str, prefix: str, stopped: threading.Event, outcomes: dict) -> No
                 outcomes[name] = f"no answer: {error}"
 
 
-def test_docker_stop_during_a_burst_answers_every_accepted_request_and_exits_0(
-    stack, audit_container
-):
+@pytest.mark.usefixtures("audit_container")
+def test_docker_stop_during_a_burst_answers_every_accepted_request_and_exits_0(stack):
     container = stack.run_items(name="items-drain")
     port = SERVICE_PORTS["items-service"]
     address = docker(

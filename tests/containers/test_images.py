@@ -34,14 +34,16 @@ def run_shell(service: str, script: str) -> str:
     )
 
 
+@pytest.mark.usefixtures("images")
 @pytest.mark.parametrize("service", SERVICES)
-def test_image_runs_as_a_fixed_numeric_non_root_user(images, service):
+def test_image_runs_as_a_fixed_numeric_non_root_user(service):
     assert image_config(service)["User"] == f"{CONTAINER_USER}:{CONTAINER_GROUP}"
     assert docker("run", "--rm", image_tag(service), "id", "-u") == str(CONTAINER_USER)
 
 
+@pytest.mark.usefixtures("images")
 @pytest.mark.parametrize("service", SERVICES)
-def test_final_image_has_no_compiler_installer_pip_cache_or_tests(images, service):
+def test_final_image_has_no_compiler_installer_pip_cache_or_tests(service):
     found = run_shell(
         service,
         "command -v gcc cc c++ make;"
@@ -55,8 +57,9 @@ def test_final_image_has_no_compiler_installer_pip_cache_or_tests(images, servic
     assert found == ""
 
 
+@pytest.mark.usefixtures("images")
 @pytest.mark.parametrize("service", SERVICES)
-def test_final_image_holds_only_the_service_and_its_virtualenv(images, service):
+def test_final_image_holds_only_the_service_and_its_virtualenv(service):
     package = service.replace("-", "_")
     assert sorted(run_shell(service, "ls -A /app").split()) == sorted(
         ["app.py", "gunicorn.conf.py", package]
@@ -65,8 +68,9 @@ def test_final_image_holds_only_the_service_and_its_virtualenv(images, service):
     assert run_shell(service, "find /app /opt/venv ! -user root -print") == ""
 
 
+@pytest.mark.usefixtures("images")
 @pytest.mark.parametrize("service", SERVICES)
-def test_image_configuration(images, service):
+def test_image_configuration(service):
     config = image_config(service)
     assert config.get("Entrypoint") is None
     assert config["Cmd"] == ["gunicorn", "--config", "gunicorn.conf.py", "app:app"]
@@ -81,15 +85,17 @@ def test_image_configuration(images, service):
     }.items() <= config["Labels"].items()
 
 
+@pytest.mark.usefixtures("images")
 @pytest.mark.parametrize("service", SERVICES)
-def test_missing_setting_stops_the_container_with_one_line_naming_it(images, service):
+def test_missing_setting_stops_the_container_with_one_line_naming_it(service):
     result = docker_result("run", "--rm", image_tag(service))
     assert result.returncode != 0
     assert len(result.stderr.strip().splitlines()) == 1
     assert f"{service}: configuration error: DATABASE_URL" in result.stderr
 
 
-def test_code_change_rebuilds_without_reinstalling_dependencies(images, tmp_path):
+@pytest.mark.usefixtures("images")
+def test_code_change_rebuilds_without_reinstalling_dependencies(tmp_path):
     """Dependencies sit in layers before the code, so a one-line change reuses them."""
     context = tmp_path / "context"
     for name in ("items-service", "service-common"):

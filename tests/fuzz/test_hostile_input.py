@@ -335,7 +335,7 @@ def test_a_chunked_batch_over_4_mib_is_a_413(audit, database):
 
 
 @pytest.mark.parametrize("size", [64 * 1024, 64 * 1024 - 1])
-def test_a_chunked_body_up_to_64_kib_is_read_whole(items, database, size):
+def test_a_chunked_body_up_to_64_kib_is_read_whole(items, size):
     body = b'{"name": "chunked"}'
     body += b" " * (size - len(body))
 
@@ -410,7 +410,7 @@ AUDIT_ATTACKS = {
 
 
 @pytest.mark.parametrize("headers, body, status", AUDIT_ATTACKS.values(), ids=AUDIT_ATTACKS.keys())
-def test_audit_service_refuses_unauthenticated_writes(audit, database, headers, body, status):
+def test_audit_service_refuses_unauthenticated_writes(audit, headers, body, status):
     response = requests.post(
         f"{audit.url}/events",
         data=body,

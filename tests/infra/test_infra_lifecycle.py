@@ -7,7 +7,6 @@ import os
 
 import pytest
 import yaml
-from k8s_objects import find
 
 from infra import database, mock_runtime, pods, service
 from infra.config import StackConfig
@@ -16,6 +15,7 @@ from infra.program import (
     ITEMS_CONNECTIONS_PER_WORKER,
     REPO_ROOT,
 )
+from tests.infra.k8s_objects import find
 
 
 @pytest.mark.parametrize("name", ["items-service", "audit-service"])

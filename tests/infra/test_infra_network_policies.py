@@ -4,10 +4,10 @@ egress and the receiver's ingress), is exactly DESIGN §7; and what leaves the
 namespace is DNS, the API server for Prometheus, and nothing else."""
 
 import pytest
-from k8s_objects import containers, pod_templates
 
 from infra import mock_runtime
 from infra.network_policies import API_SERVER_PORTS, EVERY_ADDRESS
+from tests.infra.k8s_objects import containers, pod_templates
 
 OUTSIDE = "outside the namespace"
 

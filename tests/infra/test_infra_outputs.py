@@ -5,9 +5,9 @@ import json
 import re
 
 import pytest
-from k8s_objects import find
 
 from infra import mock_runtime
+from tests.infra.k8s_objects import find
 
 
 def test_the_dev_stack_outputs_what_the_readme_uses(run):

@@ -2,7 +2,7 @@
 writable emptyDirs, no capabilities, no privilege escalation, seccomp
 RuntimeDefault, requests and limits, probes, and a graceful drain."""
 
-from k8s_objects import containers, find, pod_templates
+from tests.infra.k8s_objects import containers, find, pod_templates
 
 LONG_RUNNING = [
     "Deployment/items-service",

@@ -10,10 +10,10 @@ import jsonschema
 import pytest
 import yaml
 from jsonschema.protocols import Validator
-from k8s_objects import find
 
 import monitoring
 from infra import mock_runtime
+from tests.infra.k8s_objects import find
 
 CRDS = Path(__file__).parent / "prometheus_operator_crds"
 NAMESPACE = "items-audit"

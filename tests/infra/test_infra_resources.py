@@ -1,8 +1,7 @@
 """The full set of Kubernetes objects (and the other resources) the dev stack creates."""
 
-from k8s_objects import find, is_autonamed, logical_name, pod_templates
-
 from infra import mock_runtime
+from tests.infra.k8s_objects import find, is_autonamed, logical_name, pod_templates
 
 EXPECTED_OBJECTS = {
     ("Namespace", "items-audit"),

@@ -6,10 +6,9 @@ and the services wait for it."""
 import dataclasses
 import re
 
-from k8s_objects import find, pod_templates
-
 from infra import mock_runtime, schema_job
 from infra.program import Sources
+from tests.infra.k8s_objects import find, pod_templates
 
 
 def _job(objects) -> dict:

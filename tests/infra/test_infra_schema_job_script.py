@@ -12,9 +12,9 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from k8s_objects import find
 
 from infra.schema_job import SCRIPTS_DIR
+from tests.infra.k8s_objects import find
 from tests.infra.postgres_server import PostgresServer
 
 

@@ -3,7 +3,8 @@ ports, and every Secret, ConfigMap, key and file a pod uses exists."""
 
 import pytest
 import yaml
-from k8s_objects import containers, find, pod_templates
+
+from tests.infra.k8s_objects import containers, find, pod_templates
 
 
 def _pods_by_labels(objects):

@@ -15,16 +15,16 @@ from service_common.problems import body_too_large, size_text
 from tests.support.services import AUDIT_TOKEN, REPOSITORY
 
 SERVICES = [
-    ("items", "/items", items_validation.MAX_BODY_BYTES, ITEMS_OPENAPI),
-    ("audit", "/events", audit_validation.MAX_BODY_BYTES, AUDIT_OPENAPI),
+    pytest.param("items", "/items", items_validation.MAX_BODY_BYTES, ITEMS_OPENAPI, id="items"),
+    pytest.param("audit", "/events", audit_validation.MAX_BODY_BYTES, AUDIT_OPENAPI, id="audit"),
 ]
 
 
-@pytest.mark.parametrize("client_name, path, limit, document", SERVICES)
+@pytest.mark.parametrize("service_name, path, limit, document", SERVICES)
 def test_an_oversized_body_gets_the_same_answer_whatever_its_framing(
-    request, client_name, path, limit, document
+    request, service_name, path, limit, document
 ):
-    service = request.getfixturevalue(client_name)
+    service = request.getfixturevalue(service_name)
     body = b"{" + b" " * limit + b"}"
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {AUDIT_TOKEN}"}
     with_length = requests.post(f"{service.url}{path}", data=body, headers=headers, timeout=30)
@@ -35,13 +35,15 @@ def test_an_oversized_body_gets_the_same_answer_whatever_its_framing(
     for response in (with_length, chunked):
         assert response.status_code == 413
         assert response.json()["detail"] == body_too_large(limit).detail
+    assert requests.get(f"{service.url}/openapi.json", timeout=10).json() == document
     assert size_text(limit) in body_too_large(limit).detail
 
 
-@pytest.mark.parametrize("client_name, path, limit, document", SERVICES)
+@pytest.mark.parametrize("service_name, path, limit, document", SERVICES)
 def test_the_openapi_document_states_the_limit_the_service_applies(
-    client_name, path, limit, document
+    service_name, path, limit, document
 ):
+    assert document["info"]["title"] == f"{service_name}-service"
     description = document["paths"][path]["post"]["responses"]["413"]["description"]
     assert f"larger than {size_text(limit)}" in description
 

@@ -8,7 +8,7 @@ from tests.support.services import audit_service, wait_for
 ITEM_ROUTE = "/items/<item_id>"
 
 
-def test_counters_move_by_exactly_the_traffic_sent(items, audit, database):
+def test_counters_move_by_exactly_the_traffic_sent(items, audit):
     base = items.url
     before_items, before_audit = scrape(base), scrape(audit.url)
     session = requests.Session()

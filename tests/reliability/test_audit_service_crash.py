@@ -5,9 +5,9 @@ clean stop with no traffic) to a crash under load, with batches in flight."""
 
 import time
 
-from tests.reliability.conftest import assert_audited_exactly_once
 from tests.reliability.load import SteadyLoad, create_or_list, failures
 from tests.reliability.processes import kill_hard
+from tests.support.audit_trail import assert_audited_exactly_once
 from tests.support.metrics import scrape, value
 from tests.support.services import audit_service, items_service, wait_for
 

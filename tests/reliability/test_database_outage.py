@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from tests.reliability.conftest import audit_rows_per_request
 from tests.reliability.load import CLIENT_TIMEOUT_SECONDS, SteadyLoad, create_or_list
+from tests.support.audit_trail import audit_rows_per_request
 from tests.support.network import CuttableProxy
 from tests.support.services import ServiceProcess, audit_service, items_service, wait_for
 

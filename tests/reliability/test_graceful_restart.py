@@ -6,9 +6,9 @@ exactly one audit row although the relays of the old workers stop mid-stream."""
 import os
 import signal
 
-from tests.reliability.conftest import assert_audited_exactly_once
 from tests.reliability.load import SteadyLoad, create_or_list, failures
 from tests.reliability.processes import workers
+from tests.support.audit_trail import assert_audited_exactly_once
 from tests.support.services import audit_service, items_service, wait_for
 
 WORKERS = 2

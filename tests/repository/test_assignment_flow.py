@@ -75,7 +75,8 @@ def list_events_refused(database):
         cursor.execute("ALTER TABLE audit_logs DROP CONSTRAINT no_list")
 
 
-def test_the_flow_fails_without_the_item_list_row(tmp_path, items, database, list_events_refused):
+@pytest.mark.usefixtures("list_events_refused")
+def test_the_flow_fails_without_the_item_list_row(tmp_path, items, database):
     result, _ = run_flow(tmp_path, items, database, network="enforced", wait_seconds=6)
     assert result.returncode == 1, result.stdout + result.stderr
     expected, found = result.stderr.split(", found: ")

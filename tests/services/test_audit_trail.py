@@ -210,10 +210,9 @@ def outbox_refusing_a_marked_event(database):
     )
 
 
+@pytest.mark.usefixtures("outbox_refusing_a_marked_event")
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
-def test_an_item_change_whose_event_cannot_be_written_is_not_stored(
-    items, database, outbox_refusing_a_marked_event, method
-):
+def test_an_item_change_whose_event_cannot_be_written_is_not_stored(items, database, method):
     existing = items.post("/items", json={"name": "before"}).get_json()
     stored_before = database.query("SELECT id, name, updated_at FROM items ORDER BY id")
     events_before = database.count("audit_outbox")

@@ -55,21 +55,21 @@ def test_limits_are_inclusive(items):
 
 
 @pytest.mark.parametrize(
-    "data, reason",
+    "data",
     [
-        (b"{", "truncated"),
-        (b"", "empty"),
-        (b"{'name': 'single quotes'}", "not JSON"),
-        (b'{"name": NaN}', "NaN"),
-        (b'{"name": Infinity}', "Infinity"),
-        (b'{"name": "a", "name": "b"}', "duplicate key"),
-        (b'{"name": "\xff\xfe"}', "not UTF-8"),
-        (b"[" * 5000 + b"]" * 5000, "deeply nested"),
-        (b'{"name": "a", "description": ' + b"9" * 10000 + b"}", "huge number"),
-        (b'{"name": "\\ud800"}', "lone surrogate"),
+        pytest.param(b"{", id="truncated"),
+        pytest.param(b"", id="empty"),
+        pytest.param(b"{'name': 'single quotes'}", id="not JSON"),
+        pytest.param(b'{"name": NaN}', id="NaN"),
+        pytest.param(b'{"name": Infinity}', id="Infinity"),
+        pytest.param(b'{"name": "a", "name": "b"}', id="duplicate key"),
+        pytest.param(b'{"name": "\xff\xfe"}', id="not UTF-8"),
+        pytest.param(b"[" * 5000 + b"]" * 5000, id="deeply nested"),
+        pytest.param(b'{"name": "a", "description": ' + b"9" * 10000 + b"}", id="huge number"),
+        pytest.param(b'{"name": "\\ud800"}', id="lone surrogate"),
     ],
 )
-def test_malformed_bodies_are_400(items, data, reason):
+def test_malformed_bodies_are_400(items, data):
     assert_problem(post_raw(items, data), 400)
 
 
