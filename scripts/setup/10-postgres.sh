@@ -25,7 +25,7 @@ if ! command -v pg_ctlcluster >/dev/null; then
   apt-get -o DPkg::Lock::Timeout=300 update -qq
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq postgresql >/dev/null
 fi
-version="$(ls /etc/postgresql | sort -V | tail -1)"
+version="$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -1)"
 hba="/etc/postgresql/${version}/main/pg_hba.conf"
 if ! grep -Eq '^host\s+all\s+all\s+127\.0\.0\.1/32\s+trust' "${hba}"; then
   echo "PostgreSQL ${version} is stopped and asks for passwords: trust auth on loopback (the original: ${hba}.before-items-audit)"

@@ -9,7 +9,7 @@ if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv
 fi
 stamp=.venv/requirements.sha256
-wanted="$(cat requirements-dev.txt */requirements.txt service-common/pyproject.toml | sha256sum)"
+wanted="$(cat requirements-dev.txt ./*/requirements.txt service-common/pyproject.toml | sha256sum)"
 if [[ ! -f "${stamp}" || "$(cat "${stamp}")" != "${wanted}" ]]; then
   pip=("${PWD}/.venv/bin/pip" --quiet --disable-pip-version-check)
   "${pip[@]}" install --upgrade pip

@@ -1,4 +1,5 @@
-"""The whole codebase passes the linter and the formatter configured in pyproject.toml."""
+"""The whole codebase passes the linter and the formatter configured in
+pyproject.toml, and every shell script passes shellcheck."""
 
 import subprocess
 import sys
@@ -7,6 +8,28 @@ from pathlib import Path
 from tests.repository.shell_commands import REPOSITORY
 
 RUFF = Path(sys.executable).with_name("ruff")
+SHELLCHECK = Path(sys.executable).with_name("shellcheck")
+
+
+def shell_scripts() -> list[str]:
+    """Every tracked file that is a shell script (by its #! line, or sourced by one)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    scripts = []
+    for name in listed:
+        path = REPOSITORY / name
+        if not path.is_file():
+            continue
+        with open(path, "rb") as file:
+            first = file.readline()
+        if name.endswith(".sh") or first.startswith((b"#!/usr/bin/env bash", b"#!/bin/sh")):
+            scripts.append(name)
+    return scripts
 
 
 def ruff(*arguments: str, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -40,3 +63,16 @@ def test_the_configured_rules_catch_what_they_are_for():
     assert result.returncode == 1
     for rule in ("F401", "S113", "B006"):
         assert rule in result.stdout
+
+
+def test_every_shell_script_passes_shellcheck():
+    scripts = shell_scripts()
+    assert {"scripts/up", "scripts/down", "database/migrate.sh", "e2e/build-tools"} <= set(scripts)
+    result = subprocess.run(
+        [str(SHELLCHECK), "--external-sources", "--severity=info", *scripts],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout

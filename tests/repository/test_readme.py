@@ -52,8 +52,13 @@ def test_the_assignments_flow_is_there_as_written():
     assert "curl http://localhost:8080/items" in flow
     query = "SELECT * FROM audit_logs ORDER BY created_at DESC LIMIT 5;"
     assert f'psql -U postgres -d itemsdb -c "{query}"' in flow
-    # The pod is found by the label every postgres pod carries, not a guessed name.
-    assert "-l app.kubernetes.io/name=postgres -o name" in flow
+    # The pod is named by its StatefulSet, not guessed; scripts/up prints the same command.
+    command = "kubectl exec -it -n items-audit statefulset/postgres -- \\\n  psql -U postgres"
+    assert command in flow
+    up = (REPOSITORY / "scripts" / "up").read_text()
+    assert "exec -it -n ${namespace} statefulset/postgres -- psql -U postgres" in up
+    for document in (README, up):
+        assert not re.search(r"exec[^\n]*\spostgres-0\b", document), "the pod's name is guessed"
 
 
 def test_the_architecture_diagram_shows_every_component():
@@ -64,7 +69,8 @@ def test_the_architecture_diagram_shows_every_component():
         "audit-service",
         "PostgreSQL",
         "outbox relay",
-        "schema Job",
+        "migration Job",
+        "proxy",
         "Prometheus",
         "Grafana",
         "default-deny",
@@ -94,7 +100,15 @@ def test_every_service_setting_is_documented():
 
 def test_the_troubleshooting_covers_the_failures_people_hit():
     troubleshooting = section("Troubleshooting")
-    for symptom in ("ImagePullBackOff", "NetworkPolicies not enforced", "already in use", "PVC"):
+    for symptom in (
+        "ImagePullBackOff",
+        "NetworkPolicies not enforced",
+        "already in use",
+        "deleted or recreated without `make down`",
+        "migration Job failed",
+        "is refused",
+        "Wrong passphrase",
+    ):
         assert symptom in troubleshooting
     assert "0.24" in troubleshooting
 
