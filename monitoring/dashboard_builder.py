@@ -165,7 +165,8 @@ def audit_panels() -> list[timeseries.Panel]:
             "Audit events processed by result",
             "ops",
             "Audit events audit-service handled per second: stored, duplicate (a redelivery, "
-            "stored once already) or rejected as invalid.",
+            "stored once already), rejected as invalid, or conflict (an id stored with other "
+            "content).",
             query(
                 f"sum by (result) ({rate('audit_events_processed_total')})",
                 "{{result}}",

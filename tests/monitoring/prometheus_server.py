@@ -62,11 +62,16 @@ class Pod:
 
     @classmethod
     def from_template(cls, template: dict, namespace: str, name: str, ip: str, port: int) -> "Pod":
-        """A pod of a rendered pod template, its one container port reached at ip:port
-        instead (as through a port-forward); its annotations are the template's, an
-        annotation naming the container port names `port`."""
-        [container] = template["spec"]["containers"]
-        [container_port] = [str(entry["containerPort"]) for entry in container["ports"]]
+        """A pod of a rendered pod template, its `http` port (the one it serves on:
+        in the items pod, its proxy's) reached at ip:port instead (as through a
+        port-forward); its annotations are the template's, an annotation naming that
+        container port names `port`."""
+        [container_port] = [
+            str(entry["containerPort"])
+            for container in template["spec"]["containers"]
+            for entry in container.get("ports", [])
+            if entry.get("name") in ("http", "postgres")
+        ]
         annotations = {
             key: str(port) if key == "prometheus.io/port" and value == container_port else value
             for key, value in (template["metadata"].get("annotations") or {}).items()

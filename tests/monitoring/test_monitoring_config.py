@@ -107,8 +107,13 @@ def test_each_services_pods_opt_in_to_scraping_of_their_metrics_on_their_contain
     pod_templates, service
 ):
     template = pod_templates[f"Deployment/{service}"]
-    [container] = template["spec"]["containers"]
-    [port] = container["ports"]
+    # The pod's `http` port: the service's own, or, in the items pod, its proxy's.
+    [port] = [
+        port
+        for container in template["spec"]["containers"]
+        for port in container.get("ports", [])
+        if port["name"] == "http"
+    ]
     assert template["metadata"]["labels"]["app.kubernetes.io/name"] == service
     annotations = template["metadata"]["annotations"]
     assert {key: annotations.get(key) for key in SCRAPE_ANNOTATIONS} == {

@@ -20,6 +20,7 @@ EXPECTED_ALERTS = {
     "AuditOutboxBacklogGrowing",
     "AuditDeliveryFailing",
     "AuditEventsRejected",
+    "AuditEventIdConflicts",
     "TargetDown",
     "PostgresUnreachable",
 }
