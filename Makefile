@@ -1,4 +1,4 @@
-.PHONY: up down test bench
+.PHONY: up down test e2e bench
 
 # Deploy everything to a local kind cluster.
 up:
@@ -11,6 +11,11 @@ down:
 # The whole test suite; installs what it needs on a fresh Debian machine.
 test:
 	scripts/test
+
+# The end-to-end tier on the real Pulumi engine and a simulated cluster (not part of
+# `make test`: its first tool build takes hours).
+e2e:
+	scripts/e2e
 
 # Throughput and latency figures with same-run baselines (not part of the tests).
 bench:
