@@ -19,9 +19,10 @@ def wait_for_empty_outbox(database: TestDatabase, timeout: float) -> float:
 
 
 def lag_percentiles(database: TestDatabase, action: str, since, until) -> dict:
-    """Commit to stored, for the events of one action that occurred in a window.
-    occurred_at is taken just before the request's commit (audit_recorder.py), and
-    audit_logs.created_at is audit-service's transaction time: same host, same clock."""
+    """Written to stored, for items-service's events of one action that occurred
+    in a window. occurred_at is taken just before the request's statement
+    (audit_recorder.py), and audit_logs.created_at is audit-service's
+    transaction time: same host, same clock."""
     row = database.query(
         """
         SELECT count(*),
@@ -31,7 +32,8 @@ def lag_percentiles(database: TestDatabase, action: str, since, until) -> dict:
                max(lag)
         FROM (SELECT extract(epoch FROM created_at - occurred_at) * 1000 AS lag
               FROM audit_logs
-              WHERE action = %s AND occurred_at BETWEEN %s AND %s) AS lags
+              WHERE service = 'items-service' AND action = %s
+                AND occurred_at BETWEEN %s AND %s) AS lags
         """,
         (action, since, until),
     )[0]

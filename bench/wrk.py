@@ -4,6 +4,7 @@ the JSON line its done() hook prints (lua/report.lua)."""
 import json
 import subprocess
 import tempfile
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ CLIENT_TIMEOUT = "10s"
 @dataclass(frozen=True)
 class LoadResult:
     scenario: str
+    run_id: str  # the prefix of its requests' X-Request-ID
     connections: int
     seconds: float
     requests: int
@@ -29,12 +31,15 @@ class LoadResult:
         return asdict(self)
 
 
-def script(scenario: str, values: dict[str, int]) -> str:
-    """The scenario's Lua with its placeholders filled in, plus the report hook."""
-    text = (LUA / f"{scenario}.lua").read_text()
+def script(scenario: str, values: dict[str, int | str]) -> str:
+    """The scenario's Lua with the request ids' prelude and the report hook,
+    placeholders filled in."""
+    text = "\n".join(
+        (LUA / f"{name}.lua").read_text() for name in ("request_ids", scenario, "report")
+    )
     for name, value in values.items():
         text = text.replace(name, str(value))
-    return text + "\n" + (LUA / "report.lua").read_text()
+    return text
 
 
 def run(
@@ -45,8 +50,9 @@ def run(
     values: dict[str, int] | None = None,
 ) -> LoadResult:
     threads = min(2, connections)
+    run_id = f"bench-{uuid.uuid4().hex[:12]}"
     with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix=f"{scenario}-") as lua:
-        lua.write(script(scenario, values or {}))
+        lua.write(script(scenario, {"RUN_ID": run_id, **(values or {})}))
         lua.flush()
         finished = subprocess.run(
             [
@@ -72,6 +78,7 @@ def run(
     latency = figures["latency_us"]
     return LoadResult(
         scenario=scenario,
+        run_id=run_id,
         connections=connections,
         seconds=round(duration, 2),
         requests=figures["requests"],

@@ -5,11 +5,10 @@ import json
 import logging
 
 from flask import Blueprint, current_app, jsonify, request
-from psycopg2.extras import Json, execute_values
 
 from audit_service.metrics import AUDIT_EVENTS_PROCESSED
 from audit_service.validation import EventRow, RejectedEvents, event_rows
-from service_common.database import commit, timed
+from service_common.database import Statement, commit, execute
 from service_common.json_body import read_json_body
 from service_common.problems import Problem
 
@@ -18,34 +17,45 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ", ".join(EventRow._fields)
 CONTENT = [field for field in EventRow._fields if field != "event_id"]
-INSERT_EVENTS = f"""
+# The types audit_logs stores, in EventRow's order.
+SQL_TYPES = {
+    "event_id": "uuid",
+    "service": "text",
+    "action": "text",
+    "resource_type": "text",
+    "resource_id": "text",
+    "status_code": "smallint",
+    "request_id": "text",
+    "client_ip": "inet",
+    "details": "jsonb",
+    "occurred_at": "timestamptz",
+}
+# The whole batch is one parameter, a JSON array of rows (_rows_json), so that
+# the statements are prepared once whatever the batch's size.
+SENT = "jsonb_to_recordset($1::jsonb) AS sent ({}, position integer)".format(
+    ", ".join(f"{field} {SQL_TYPES[field]}" for field in EventRow._fields)
+)
+INSERT_EVENTS = Statement(
+    "event_insert",
+    f"""
     INSERT INTO audit_logs ({COLUMNS})
-    VALUES %s
+    SELECT {COLUMNS} FROM {SENT} ORDER BY position
     ON CONFLICT (event_id) DO NOTHING
-    RETURNING event_id
-"""  # noqa: S608 (the column names are EventRow's own)
+    """,  # noqa: S608 (the column names are EventRow's own)
+)
 # The positions of the events whose id is stored with other content. Compared
 # by PostgreSQL, so that each value is compared as stored (jsonb, inet, ...).
-CONFLICTING_EVENTS = f"""
+CONFLICTING_EVENTS = Statement(
+    "event_conflict_check",
+    f"""
     SELECT sent.position
-    FROM (VALUES %s) AS sent (position, {COLUMNS})
+    FROM {SENT}
     JOIN audit_logs AS stored USING (event_id)
     WHERE ({", ".join(f"stored.{field}" for field in CONTENT)})
           IS DISTINCT FROM
           ({", ".join(f"sent.{field}" for field in CONTENT)})
     ORDER BY sent.position
-"""  # noqa: S608 (the column names are EventRow's own)
-# VALUES has no column types to go by: the types audit_logs stores, in EventRow's order.
-SQL_TYPES = {
-    "event_id": "uuid",
-    "client_ip": "inet",
-    "details": "jsonb",
-    "occurred_at": "timestamptz",
-}
-CONFLICT_TEMPLATE = "(%s, {})".format(
-    ", ".join(
-        f"%s::{SQL_TYPES[field]}" if field in SQL_TYPES else "%s" for field in EventRow._fields
-    )
+    """,  # noqa: S608 (the column names are EventRow's own)
 )
 CONFLICT_MESSAGE = "is already stored with other content: an event id names one event only"
 
@@ -62,25 +72,20 @@ def _require_token() -> None:
         )
 
 
-def _values(row: EventRow) -> tuple:
-    return tuple(row._replace(details=Json(row.details, dumps=json.dumps)))
+def _rows_json(rows: list[EventRow]) -> str:
+    return json.dumps(
+        [
+            {**row._asdict(), "occurred_at": row.occurred_at.isoformat(), "position": position}
+            for position, row in enumerate(rows)
+        ]
+    )
 
 
-def _conflicts(cursor, rows: list[EventRow]) -> list[int]:
+def _conflicts(cursor, sent: str) -> list[int]:
     """Positions of the events whose id is already stored, by another request
     or earlier in this one, with other content."""
-    with timed("event_conflict_check"):
-        return [
-            position
-            for (position,) in execute_values(
-                cursor,
-                CONFLICTING_EVENTS,
-                [(position, *_values(row)) for position, row in enumerate(rows)],
-                template=CONFLICT_TEMPLATE,
-                page_size=len(rows),
-                fetch=True,
-            )
-        ]
+    execute(cursor, CONFLICTING_EVENTS, (sent,))
+    return [position for (position,) in cursor.fetchall()]
 
 
 @blueprint.post("/events")
@@ -92,25 +97,20 @@ def store_events():
         AUDIT_EVENTS_PROCESSED.labels("rejected").inc(rejected.count)
         raise
     database = current_app.extensions["database"]
+    sent = _rows_json(rows)
     with database.connection() as connection, connection.cursor() as cursor:
-        with timed("event_insert"):
-            inserted = execute_values(
-                cursor,
-                INSERT_EVENTS,
-                [_values(row) for row in rows],
-                page_size=len(rows),
-                fetch=True,
-            )
+        execute(cursor, INSERT_EVENTS, (sent,))
+        inserted = cursor.rowcount
         # Only an event id already stored (or repeated in the batch) can hide
         # a conflict; the check costs nothing when every event was new. An
         # insert that met a concurrent request's uncommitted row waited for it,
         # so the check sees that row as committed.
-        conflicts = _conflicts(cursor, rows) if len(inserted) < len(rows) else []
+        conflicts = _conflicts(cursor, sent) if inserted < len(rows) else []
         if conflicts:
             connection.rollback()
             _reject_conflicts(rows, conflicts)
         commit(connection)
-    stored = len(inserted)
+    stored = inserted
     duplicate = len(rows) - stored
     AUDIT_EVENTS_PROCESSED.labels("stored").inc(stored)
     AUDIT_EVENTS_PROCESSED.labels("duplicate").inc(duplicate)

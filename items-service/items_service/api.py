@@ -1,8 +1,10 @@
-"""The public items API (DESIGN §2). Every route here is audited (audit_recorder.py)."""
+"""The public items API (DESIGN §2). Every route here is audited: each view
+builds its request's event, and the statement that does the work writes it
+(store.py)."""
 
-from flask import Blueprint, g, jsonify, request, url_for
+from flask import Blueprint, Response, request
 
-from items_service import request_transaction, store, validation
+from items_service import audit_recorder, store, validation
 from items_service.metrics import ITEMS_CREATED, ITEMS_DELETED, ITEMS_RETRIEVED, ITEMS_UPDATED
 from service_common.json_body import read_json_body
 from service_common.problems import Problem
@@ -21,30 +23,39 @@ def _not_found(item_id: int) -> Problem:
     return Problem(404, f"There is no item with id {item_id}.")
 
 
+def _absent(problem: Problem) -> dict:
+    """The event's answer should the item be absent."""
+    return audit_recorder.answer(problem.status, audit_recorder.error_details(problem.detail))
+
+
+def _json(text: str, status: int = 200) -> Response:
+    """An answer whose JSON the database rendered (store.py)."""
+    return Response(f"{text}\n", status=status, mimetype="application/json")
+
+
+def _item_path(item_id: int) -> str:
+    return f"{request.script_root}/items/{item_id}"
+
+
 @blueprint.post("/items")
 def create_item():
     fields = validation.item_fields(read_json_body())
-    with request_transaction.cursor() as cursor:
-        item = store.insert(cursor, fields)
-    request_transaction.on_commit(ITEMS_CREATED.inc)
-    g.audit_created_item_id = item["id"]
-    g.audit_details = {"item_id": item["id"], "name": item["name"]}
-    response = jsonify(item)
-    response.status_code = 201
-    response.headers["Location"] = url_for("items.get_item", item_id=item["id"])
+    item_id, item = store.insert(fields, audit_recorder.event(201, {"name": fields.name}))
+    ITEMS_CREATED.inc()
+    response = _json(item, 201)
+    response.headers["Location"] = _item_path(item_id)
     return response
 
 
 @blueprint.get("/items")
 def list_items():
     page = validation.page(request.args)
-    with request_transaction.cursor() as cursor:
-        items, more = store.list_after(cursor, page.after, page.limit)
-    request_transaction.on_commit(lambda: ITEMS_RETRIEVED.inc(len(items)))
-    g.audit_details = {"count": len(items), "limit": page.limit, "after": page.after}
-    response = jsonify(items)
-    if more:
-        next_page = url_for("items.list_items", limit=page.limit, after=items[-1]["id"])
+    listed = audit_recorder.event(200, {"count": 0, "limit": page.limit, "after": page.after})
+    items = store.list_after(page.after, page.limit, listed)
+    ITEMS_RETRIEVED.inc(items.count)
+    response = _json(items.json)
+    if items.more:
+        next_page = f"{request.script_root}/items?limit={page.limit}&after={items.last_id}"
         response.headers["Link"] = f'<{next_page}>; rel="next"'
     return response
 
@@ -52,34 +63,32 @@ def list_items():
 @blueprint.get("/items/<item_id>")
 def get_item(item_id: str):
     identifier = _existing_id(item_id)
-    with request_transaction.cursor() as cursor:
-        item = store.get(cursor, identifier)
+    absent = _not_found(identifier)
+    item = store.get(identifier, audit_recorder.event(200), _absent(absent))
     if item is None:
-        raise _not_found(identifier)
-    request_transaction.on_commit(ITEMS_RETRIEVED.inc)
-    return jsonify(item)
+        raise absent
+    ITEMS_RETRIEVED.inc()
+    return _json(item)
 
 
 @blueprint.put("/items/<item_id>")
 def replace_item(item_id: str):
     identifier = _existing_id(item_id)
     fields = validation.item_fields(read_json_body())
-    with request_transaction.cursor() as cursor:
-        result = store.replace(cursor, identifier, fields)
-    if result is None:
-        raise _not_found(identifier)
-    item, changed = result
-    request_transaction.on_commit(ITEMS_UPDATED.inc)
-    g.audit_details = {"changed": changed}
-    return jsonify(item)
+    absent = _not_found(identifier)
+    replaced = audit_recorder.event(200, {"changed": []})
+    item = store.replace(identifier, fields, replaced, _absent(absent))
+    if item is None:
+        raise absent
+    ITEMS_UPDATED.inc()
+    return _json(item)
 
 
 @blueprint.delete("/items/<item_id>")
 def delete_item(item_id: str):
     identifier = _existing_id(item_id)
-    with request_transaction.cursor() as cursor:
-        deleted = store.delete(cursor, identifier)
-    if not deleted:
-        raise _not_found(identifier)
-    request_transaction.on_commit(ITEMS_DELETED.inc)
+    absent = _not_found(identifier)
+    if not store.delete(identifier, audit_recorder.event(204), _absent(absent)):
+        raise absent
+    ITEMS_DELETED.inc()
     return "", 204

@@ -1,14 +1,16 @@
-"""One audit event per request under /items, written to the outbox in the
-request's own transaction (DESIGN §3)."""
+"""One audit event per request under /items (DESIGN §3). A request that
+changes or reads items has its event written by the statement that does it
+(store.py, with the events built here); any other answer gets its event
+written alone, after the view (register_audit_recorder)."""
 
 import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flask import Flask, g, request
+from flask import Flask, request
 
-from items_service import outbox, request_transaction, validation
+from items_service import outbox, request_connection, validation
 from service_common.database import UNAVAILABLE_ERRORS
 from service_common.problems import database_unavailable_response
 from service_common.request_ids import current_request_id
@@ -16,6 +18,7 @@ from service_common.request_ids import current_request_id
 SERVICE_NAME = "items-service"
 COLLECTION = "/items"
 RESOURCE_ID_MAX_LENGTH = 64
+ERROR_DETAIL_MAX_LENGTH = 200
 ACTIONS = {"POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
 READS = ("GET", "HEAD")
 log = logging.getLogger(__name__)
@@ -57,59 +60,68 @@ def _printable(text: str) -> str:
 
 
 def _resource_id(audited: AuditedRequest) -> str | None:
-    """The item's canonical id (42 for "/items/0042", the new item's for a
-    create), or None when the request names no item."""
-    created = g.get("audit_created_item_id")
-    if created is not None:
-        return str(created)
+    """The item's canonical id (42 for "/items/0042"), or None when the request
+    names no item (a create's is filled in by its statement)."""
     item_id = validation.item_id(audited.segment) if audited.segment is not None else None
     return None if item_id is None else str(item_id)
 
 
-def build_event(action: str, resource_id: str | None, status_code: int, details: dict) -> dict:
+def answer(status_code: int, details: dict | None = None) -> dict:
+    """How the current request was answered, as its event tells it: the status
+    and the details. Merged over an event (jsonb ||), it makes the event of
+    another answer to the same request."""
+    audited = audited_request(request.method, request.path)
+    details = details or {}
+    if audited.segment is not None and audited.segment != _resource_id(audited):
+        # What the client wrote ("0042", "abc"), when it is not the id itself.
+        details = {**details, "requested_id": audited.segment}
+    return {"status_code": status_code, "details": details}
+
+
+def event(status_code: int, details: dict | None = None) -> dict:
+    """The current request's event, were it answered with this status and details."""
+    audited = audited_request(request.method, request.path)
     return {
         "event_id": str(uuid.uuid4()),
         "occurred_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         "service": SERVICE_NAME,
-        "action": action,
+        "action": audited.action,
         "resource_type": "item",
-        "resource_id": resource_id,
-        "status_code": status_code,
+        "resource_id": _resource_id(audited),
         "request_id": current_request_id(),
         "client_ip": request.remote_addr,
-        "details": details,
+        **answer(status_code, details),
     }
 
 
-def _details(response) -> dict:
-    details = g.get("audit_details", {})
+def error_details(detail: str) -> dict:
+    return {"error": detail[:ERROR_DETAIL_MAX_LENGTH]}
+
+
+def _answer_details(response) -> dict:
     if response.status_code >= 400 and response.is_json:
-        details = {"error": (response.get_json(silent=True) or {}).get("detail", "")[:200]}
-    return details
+        return error_details((response.get_json(silent=True) or {}).get("detail", ""))
+    return {}
 
 
 def register_audit_recorder(app: Flask, on_recorded) -> None:
-    """Adds the event to the request's transaction and commits both.
+    """Writes the event of an answer whose view wrote none (an invalid request,
+    a route that does not exist, a method it does not allow), alone.
 
-    `on_recorded` is called after the commit (it wakes the outbox relay)."""
+    `on_recorded` is called once the request's event is stored (it wakes the
+    outbox relay)."""
 
     @app.after_request
     def record_audit_event(response):
         audited = audited_request(request.method, request.path)
         if audited is None or response.status_code >= 500:
             return response
-        resource_id = _resource_id(audited)
-        details = _details(response)
-        if audited.segment is not None and audited.segment != resource_id:
-            # What the client wrote ("0042", "abc"), when it is not the id itself.
-            details = {**details, "requested_id": audited.segment}
-        event = build_event(audited.action, resource_id, response.status_code, details)
-        try:
-            with request_transaction.cursor() as cursor:
-                outbox.insert(cursor, event)
-            request_transaction.commit()
-        except UNAVAILABLE_ERRORS as error:
-            log.warning("request not recorded, database unavailable: %s", str(error).strip())
-            return database_unavailable_response()
+        if not request_connection.event_written():
+            try:
+                with request_connection.cursor() as cursor:
+                    outbox.insert(cursor, event(response.status_code, _answer_details(response)))
+            except UNAVAILABLE_ERRORS as error:
+                log.warning("request not recorded, database unavailable: %s", str(error).strip())
+                return database_unavailable_response()
         on_recorded()
         return response

@@ -25,7 +25,7 @@ from items_service.metrics import (
     AUDIT_EVENTS_DELIVERED,
     AUDIT_OUTBOX_PENDING,
 )
-from service_common.database import Database, DatabaseUnavailable, commit
+from service_common.database import Database, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +106,10 @@ class OutboxRelay:
 
     def _deliver_batch(self) -> tuple[int, int]:
         """(rows processed, rows delivered) for one claimed batch."""
-        with self._database.connection() as connection, connection.cursor() as cursor:
+        with self._database.transaction() as connection, connection.cursor() as cursor:
             batch = outbox.claim(cursor, BATCH_SIZE)
-            if not batch:
-                connection.rollback()
-                return 0, 0
             pending = batch
+            failure = None
             while pending:
                 answer = self._audit.post([row.event for row in pending])
                 if answer.accepted:
@@ -132,19 +130,19 @@ class OutboxRelay:
                     ]
                     continue
                 outbox.record_attempt(cursor, pending, answer.description)
-                commit(connection)
-                AUDIT_DELIVERY_FAILURES.labels(answer.failure_reason).inc(len(pending))
-                raise DeliveryFailed(answer.description)
-            commit(connection)
-            delivered = len(pending)
-            AUDIT_EVENTS_DELIVERED.inc(delivered)
-            return len(batch), delivered
+                failure = answer
+                break
+        # Committed: the attempts are counted even when the batch failed.
+        if failure is not None:
+            AUDIT_DELIVERY_FAILURES.labels(failure.failure_reason).inc(len(pending))
+            raise DeliveryFailed(failure.description)
+        AUDIT_EVENTS_DELIVERED.inc(len(pending))
+        return len(batch), len(pending)
 
     def _refresh_pending_gauge(self) -> None:
         try:
-            with self._database.connection() as connection, connection.cursor() as cursor:
+            with self._database.transaction() as connection, connection.cursor() as cursor:
                 AUDIT_OUTBOX_PENDING.set(outbox.count_pending(cursor))
                 self._gauge_refreshed_at = time.monotonic()
-                connection.rollback()
         except (DatabaseUnavailable, psycopg2.Error):
             pass  # The delivery error itself is already being reported.

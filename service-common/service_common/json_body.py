@@ -1,11 +1,14 @@
 """Strict reading of a JSON request body: anything odd is a 4xx problem, never a 500."""
 
 import json
+import re
 
 from flask import request
 from gunicorn.http.errors import NoMoreData, ParseException
 
 from service_common.problems import Problem, body_too_large
+
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _reject_constant(name: str):
@@ -68,11 +71,6 @@ def read_json_body():
 
 
 def storable_text(value: str) -> bool:
-    """PostgreSQL text holds neither NUL characters nor lone surrogates."""
-    if "\x00" in value:
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    """PostgreSQL text holds neither NUL characters nor lone surrogates (a
+    decoded str holds a surrogate only when it is lone)."""
+    return UNSTORABLE.search(value) is None

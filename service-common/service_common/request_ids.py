@@ -6,6 +6,7 @@ import uuid
 from flask import Flask, g, has_request_context, request
 
 HEADER = "X-Request-ID"
+ENVIRON_KEY = "HTTP_X_REQUEST_ID"
 # Only characters that cannot split a header or a log line are accepted.
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 
@@ -19,12 +20,12 @@ def current_request_id() -> str | None:
 def register_request_ids(app: Flask) -> None:
     @app.before_request
     def assign_request_id():
-        incoming = request.headers.get(HEADER, "")
+        incoming = request.environ.get(ENVIRON_KEY, "")
         g.request_id = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
 
     @app.after_request
     def echo_request_id(response):
-        request_id = current_request_id()
+        request_id = g.get("request_id")
         if request_id:
             response.headers[HEADER] = request_id
         return response

@@ -2,5 +2,5 @@
 
 from service_common.gunicorn_settings import gunicorn_settings
 
-# The baseline app has no settings of its own to check.
-globals().update(gunicorn_settings("bench-baseline", 8090, lambda: None))
+# The ceiling has no settings of its own to check.
+globals().update(gunicorn_settings("bench-ceiling", 8090, lambda: None))

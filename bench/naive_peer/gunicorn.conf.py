@@ -1,0 +1,6 @@
+"""The services' own gunicorn settings (workers, gthread threads, JSON access log)."""
+
+from service_common.gunicorn_settings import gunicorn_settings
+
+# The naive peer has no settings of its own to check.
+globals().update(gunicorn_settings("bench-naive-peer", 8091, lambda: None))

@@ -1,0 +1,159 @@
+"""Each request under /items that reads or changes items runs one statement,
+which also writes the request's audit event (DESIGN §3): the change and its
+event are stored together or not at all, and no reader ever sees one without
+the other. The statements are prepared by each database connection."""
+
+import threading
+
+import pytest
+
+from tests.support.assertions import assert_problem
+from tests.support.services import wait_for
+
+
+@pytest.fixture
+def items_refusing_every_change_of_the_service(database):
+    """The items table refuses every change items-service makes: the change
+    fails after the request's event was built."""
+    database.query(
+        """
+        CREATE FUNCTION refuse_service_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF current_setting('application_name') = 'items-service' THEN
+                RAISE EXCEPTION 'change refused for the test';
+            END IF;
+            RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+        END $$;
+        CREATE TRIGGER refuse_service_change BEFORE INSERT OR UPDATE OR DELETE ON items
+            FOR EACH ROW EXECUTE FUNCTION refuse_service_change();
+        SELECT 1
+        """
+    )
+    yield
+    database.query(
+        "DROP TRIGGER refuse_service_change ON items; DROP FUNCTION refuse_service_change();"
+        " SELECT 1"
+    )
+
+
+def _existing_item(database) -> int:
+    return database.query("INSERT INTO items (name) VALUES ('existing') RETURNING id")[0][0]
+
+
+@pytest.mark.usefixtures("items_refusing_every_change_of_the_service")
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
+def test_a_change_the_database_refuses_leaves_no_event(items, database, method):
+    item_id = _existing_item(database)
+    stored_before = database.query("SELECT id, name, updated_at FROM items ORDER BY id")
+    path = "/items" if method == "POST" else f"/items/{item_id}"
+    body = {"name": "changed"} if method in ("POST", "PUT") else None
+
+    response = items.open(path, method=method, json=body)
+
+    assert_problem(response, 500)
+    assert database.query("SELECT id, name, updated_at FROM items ORDER BY id") == stored_before
+    assert database.count("audit_outbox") == 0
+
+
+@pytest.fixture
+def outbox_refusing_every_event(database):
+    database.query(
+        """
+        CREATE FUNCTION refuse_every_event() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'event refused for the test';
+        END $$;
+        CREATE TRIGGER refuse_every_event BEFORE INSERT ON audit_outbox
+            FOR EACH ROW EXECUTE FUNCTION refuse_every_event();
+        SELECT 1
+        """
+    )
+    yield
+    database.query(
+        "DROP TRIGGER refuse_every_event ON audit_outbox; DROP FUNCTION refuse_every_event();"
+        " SELECT 1"
+    )
+
+
+@pytest.mark.usefixtures("outbox_refusing_every_event")
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/items/{id}"),
+        ("HEAD", "/items/{id}"),
+        ("GET", "/items"),
+        ("HEAD", "/items"),
+        ("GET", "/items/999999"),
+    ],
+)
+def test_a_read_whose_event_cannot_be_written_is_not_answered(items, database, method, path):
+    """Reads are audited as changes are: no answer without its event."""
+    item_id = _existing_item(database)
+
+    response = items.open(path.format(id=item_id), method=method)
+
+    assert response.status_code == 500
+
+
+@pytest.fixture
+def outbox_held_by_another_transaction(database):
+    """Another session holds a lock that makes every insert into the outbox wait."""
+    holder = database.connect()
+    holder.autocommit = False
+    with holder.cursor() as cursor:
+        cursor.execute("LOCK TABLE audit_outbox IN SHARE ROW EXCLUSIVE MODE")
+    yield holder
+    holder.rollback()
+    holder.close()
+
+
+def test_no_reader_sees_an_item_before_its_event(
+    items, database, outbox_held_by_another_transaction
+):
+    answers = []
+    request = threading.Thread(
+        target=lambda: answers.append(items.post("/items", json={"name": "together"}))
+    )
+    request.start()
+    try:
+        wait_for(
+            lambda: (
+                database.query(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE application_name = 'items-service' AND wait_event_type = 'Lock'"
+                )[0][0]
+                == 1
+            ),
+            timeout=10,
+            message="the request to wait for the outbox",
+        )
+
+        assert database.count("items") == 0, "the item is not visible before its event"
+    finally:
+        outbox_held_by_another_transaction.rollback()
+        request.join(timeout=10)
+
+    assert answers[0].status_code == 201
+    assert (database.count("items"), database.count("audit_outbox")) == (1, 1)
+
+
+def _items_service_sessions(database) -> int:
+    return database.query(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'items-service'"
+    )[0][0]
+
+
+def test_statements_are_prepared_again_on_a_new_connection(items, database):
+    assert items.post("/items", json={"name": "before"}).status_code == 201
+    database.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE application_name = 'items-service'"
+    )
+    wait_for(
+        lambda: _items_service_sessions(database) == 0, timeout=10, message="the sessions to end"
+    )
+
+    responses = [items.post("/items", json={"name": f"after {n}"}) for n in range(3)]
+
+    assert [response.status_code for response in responses] == [201, 201, 201]
+    assert database.count("audit_outbox") == 4
