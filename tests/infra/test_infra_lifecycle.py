@@ -4,6 +4,7 @@ readiness starts when there is something to wait for, and the PostgreSQL budget
 fits every connection the services may open."""
 
 import os
+import subprocess
 
 import pytest
 import yaml
@@ -124,3 +125,19 @@ def test_no_kubernetes_object_can_go_to_the_current_context_by_accident():
 def test_every_pulumi_command_in_the_repository_finds_the_local_state():
     project = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())
     assert project["backend"]["url"] == "file://~/.pulumi-local"
+
+
+def test_a_users_stack_settings_stay_out_of_the_repository():
+    """`make up` writes the stack's encryption salt into Pulumi.<stack>.yaml: a clean
+    clone must stay clean, and a team must not merge each other's salts."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "Pulumi.*.yaml"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--quiet", "Pulumi.dev.yaml"], cwd=REPO_ROOT, check=False
+    )
+    assert (tracked.stdout, ignored.returncode) == ("", 0)
