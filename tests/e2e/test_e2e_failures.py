@@ -154,6 +154,9 @@ def test_the_policy_pack_passes_the_stack_and_refuses_a_pod_that_breaks_the_base
         refused = deployed.pulumi("preview", "--policy-pack", policy_pack)
     finally:
         pods.write_text(original)
+    output = refused.stdout + refused.stderr
+    # What the engine printed about the pack, for the run's report (pytest -rP).
+    print("\n".join(line for line in output.splitlines() if "olic" in line or "mandatory" in line))
     assert refused.returncode != 0
-    assert "containers-read-only-root-filesystem" in refused.stdout + refused.stderr
-    assert "mandatory" in (refused.stdout + refused.stderr).lower()
+    assert "containers-read-only-root-filesystem" in output
+    assert "mandatory" in output.lower()

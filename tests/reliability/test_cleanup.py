@@ -2,18 +2,20 @@
 even one killed outright, takes its log and its metrics files with it."""
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 import requests
 
 from tests.reliability.processes import kill_hard, workers
-from tests.support.services import audit_service
+from tests.support.services import REPOSITORY, audit_service
 
 
 def temporary_files_in_use(pids: set[int]) -> set[Path]:
     """Files under the temporary directory the processes hold open or have
-    mapped (prometheus-client maps its multiprocess .db files)."""
+    mapped (prometheus-client maps its multiprocess .db files), other than the
+    code they run (a checkout, or its virtualenv, may itself be in /tmp)."""
     paths = set()
     for pid in pids:
         for fd in Path(f"/proc/{pid}/fd").iterdir():
@@ -22,7 +24,13 @@ def temporary_files_in_use(pids: set[int]) -> set[Path]:
             fields = line.split(maxsplit=5)
             if len(fields) == 6:
                 paths.add(Path(fields[5]))
-    return {path for path in paths if path.is_relative_to(tempfile.gettempdir())}
+    code = (REPOSITORY, Path(sys.prefix).resolve())
+    return {
+        path
+        for path in paths
+        if path.is_relative_to(tempfile.gettempdir())
+        and not any(path.is_relative_to(root) for root in code)
+    }
 
 
 def test_a_killed_service_leaves_no_file_behind(database):
