@@ -1,6 +1,7 @@
 """The suite leaves nothing behind in temporary directories: a service process,
 even one killed outright, takes its log and its metrics files with it."""
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -19,7 +20,9 @@ def temporary_files_in_use(pids: set[int]) -> set[Path]:
     paths = set()
     for pid in pids:
         for fd in Path(f"/proc/{pid}/fd").iterdir():
-            paths.add(Path(os.readlink(fd)))
+            # A descriptor closed since the directory was listed is not in use.
+            with contextlib.suppress(FileNotFoundError):
+                paths.add(Path(os.readlink(fd)))
         for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
             fields = line.split(maxsplit=5)
             if len(fields) == 6:

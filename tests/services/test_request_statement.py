@@ -157,3 +157,28 @@ def test_statements_are_prepared_again_on_a_new_connection(items, database):
 
     assert [response.status_code for response in responses] == [201, 201, 201]
     assert database.count("audit_outbox") == 4
+
+
+@pytest.fixture
+def items_held_by_another_transaction(database):
+    """Another session holds the items table: every statement on it waits until
+    its timeout, while the outbox stays free."""
+    holder = database.connect()
+    holder.autocommit = False
+    with holder.cursor() as cursor:
+        cursor.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
+    yield holder
+    holder.rollback()
+    holder.close()
+
+
+def test_a_503_is_not_audited_even_when_its_event_could_be_stored(
+    items, database, items_held_by_another_transaction
+):
+    """No 5xx is audited (DESIGN §3), not only when the database is down: a
+    statement that outlasts its timeout is a 503, and the outbox gets nothing."""
+    response = items.get("/items")
+    items_held_by_another_transaction.rollback()
+
+    assert_problem(response, 503)
+    assert database.count("audit_outbox") == 0
