@@ -38,16 +38,36 @@ def test_the_kind_cluster_publishes_every_node_port_on_the_host_port_the_outputs
     assert cluster["name"] == StackConfig().kind_cluster_name
 
 
-def test_the_kind_node_image_is_pinned_by_digest_to_the_kubernetes_the_e2e_tier_runs():
-    [node] = _yaml("kind/cluster.yaml")["nodes"]
-    image, digest = node["image"].split("@sha256:")
-    assert len(digest) == 64
-    versions = dict(
+def _e2e_versions() -> dict[str, str]:
+    return dict(
         line.split("=", 1)
         for line in (REPO_ROOT / "e2e" / "versions.env").read_text().splitlines()
         if "=" in line and not line.startswith("#")
     )
-    assert image == f"kindest/node:{versions['KUBERNETES_VERSION'].split()[0]}"
+
+
+def test_the_kind_node_image_is_pinned_by_digest_to_the_kubernetes_the_e2e_tier_runs():
+    [node] = _yaml("kind/cluster.yaml")["nodes"]
+    image, digest = node["image"].split("@sha256:")
+    assert len(digest) == 64
+    assert image == f"kindest/node:{_e2e_versions()['KUBERNETES_VERSION'].split()[0]}"
+
+
+def test_the_e2e_tier_runs_the_pulumi_sdks_the_program_pins():
+    pinned = dict(
+        line.split("==")
+        for line in (REPO_ROOT / "infra" / "requirements.txt").read_text().splitlines()
+        if line.startswith("pulumi")
+    )
+    versions = _e2e_versions()
+    e2e = {
+        "pulumi": versions["PULUMI_PYTHON_SDK_VERSION"],
+        **{
+            f"pulumi-{name}": versions[f"PULUMI_{name.upper()}_SDK_VERSION"]
+            for name in ("kubernetes", "docker", "random", "command")
+        },
+    }
+    assert e2e == pinned
 
 
 def test_the_program_and_the_tests_pin_the_same_pulumi_packages():
