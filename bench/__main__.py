@@ -87,6 +87,19 @@ def require_tools() -> None:
         )
 
 
+def print_run(label: str, target: str, connections: int, figures: dict, extra: str = "") -> None:
+    """One load run's line: throughput (requests, or pgbench's transactions) and latency."""
+    if "transactions_per_second" in figures:
+        rate = f"{figures['transactions_per_second']:>8.1f} tx/s "
+    else:
+        rate = f"{figures['requests_per_second']:>8.1f} req/s"
+    print(
+        f"  {label:<22} {target:<14} {connections:>3} conns {rate}"
+        f"  p50 {figures['p50_ms']:6.1f}  p99 {figures['p99_ms']:6.1f} ms{extra}",
+        flush=True,
+    )
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -142,13 +155,13 @@ class Bench:
         for name, figures in combined.items():
             self.results.append(figures)
             errors = sum(figures["errors"].values())
-            print(
-                f"  {label:<22} {name:<14} {connections:>3} conns"
-                f" {figures['requests_per_second']:>8.1f} req/s  p50 {figures['p50_ms']:6.1f}"
-                f"  p99 {figures['p99_ms']:6.1f} ms"
+            print_run(
+                label,
+                name,
+                connections,
+                figures,
                 f"  cpu/request {_cpu_text(figures['cpu_ms_per_request'])}"
                 + (f"  ERRORS {figures['errors']}" if errors else ""),
-                flush=True,
             )
         return combined
 
@@ -289,12 +302,7 @@ def measure(run: Run, seconds: int, rounds: int, levels: list[int], with_profile
     bench.results.append(
         {"target": "relay off", "label": "POST /items", **relay_off_result.as_dict()}
     )
-    print(
-        f"  {'POST /items':<22} {'relay off':<14} {TARGET_CONNECTIONS:>3} conns"
-        f" {relay_off_result.requests_per_second:>8.1f} req/s  p50 {relay_off_result.p50_ms:6.1f}"
-        f"  p99 {relay_off_result.p99_ms:6.1f} ms",
-        flush=True,
-    )
+    print_run("POST /items", "relay off", TARGET_CONNECTIONS, relay_off_result.as_dict())
     relay_off.stop()
 
     print(
@@ -304,12 +312,7 @@ def measure(run: Run, seconds: int, rounds: int, levels: list[int], with_profile
     for connections in PGBENCH_LEVELS:
         figures = pgbench.run(database, connections, seconds * rounds)
         report["pgbench"].append(figures)
-        print(
-            f"  {'pgbench item + outbox':<22} {'':<14} {connections:>3} conns"
-            f" {figures['transactions_per_second']:>8.1f} tx/s   p50 {figures['p50_ms']:6.1f}"
-            f"  p99 {figures['p99_ms']:6.1f} ms",
-            flush=True,
-        )
+        print_run("pgbench item + outbox", "", connections, figures)
     # What the relay-off run and pgbench left in the outbox is not part of the backlog below.
     database.query("TRUNCATE audit_outbox; SELECT 1")
 
@@ -317,12 +320,7 @@ def measure(run: Run, seconds: int, rounds: int, levels: list[int], with_profile
     items.start()
     audit.stop()
     outage = wrk.run(items.url, "post_items", TARGET_CONNECTIONS, OUTAGE_SECONDS)
-    print(
-        f"  {'POST /items':<22} {'audit down':<14} {TARGET_CONNECTIONS:>3} conns"
-        f" {outage.requests_per_second:>8.1f} req/s  p50 {outage.p50_ms:6.1f}"
-        f"  p99 {outage.p99_ms:6.1f} ms",
-        flush=True,
-    )
+    print_run("POST /items", "audit down", TARGET_CONNECTIONS, outage.as_dict())
     bench.results.append({"target": "audit down", "label": "POST /items", **outage.as_dict()})
     backlog = database.count("audit_outbox")
     audit.start()
@@ -345,12 +343,7 @@ def profile_post_items(bench: Bench, target: Target) -> dict:
     time.sleep(1)  # py-spy attaches before the load starts
     figures = bench.once(target, "POST /items", TARGET_CONNECTIONS)
     profile.finish(sampler, 60)
-    print(
-        f"  {'POST /items':<22} {target.name + ' (py-spy)':<14} {TARGET_CONNECTIONS:>3} conns"
-        f" {figures['requests_per_second']:>8.1f} req/s  p50 {figures['p50_ms']:6.1f}"
-        f"  p99 {figures['p99_ms']:6.1f} ms",
-        flush=True,
-    )
+    print_run("POST /items", f"{target.name} (py-spy)", TARGET_CONNECTIONS, figures)
     result = {
         "samples": str(samples),
         "requests": figures["requests"],

@@ -4,7 +4,8 @@ import os
 import subprocess
 from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parents[2]
+from tests.support.repository_files import REPOSITORY
+
 # Made by scripts/setup/35-base-image.sh: the official python image cannot be
 # pulled here, so the Dockerfiles are built on this Debian stand-in.
 BASE_IMAGE = "items-audit-test/debian-python:bookworm-1"

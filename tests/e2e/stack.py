@@ -10,7 +10,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parents[2]
+from tests.support.repository_files import REPOSITORY, repository_files
+
 STACK = "e2e"
 PASSPHRASE = "items-audit-e2e"  # noqa: S105 (the throwaway stack's passphrase)
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "items-audit"
@@ -49,19 +50,11 @@ def tools_bin() -> Path:
 def copy_of_the_clone(destination: Path) -> Path:
     """The repository's files as they are in the working tree (tracked, and new ones
     not ignored), without build products, virtualenvs or stack files."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPOSITORY,
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    for name in filter(None, (entry.decode() for entry in listed)):
-        source = REPOSITORY / name
-        if source.is_file():
-            target = destination / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(source.read_bytes())
-            target.chmod(source.stat().st_mode)
+    for name in repository_files():
+        source, target = REPOSITORY / name, destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(source.read_bytes())
+        target.chmod(source.stat().st_mode)
     return destination
 
 

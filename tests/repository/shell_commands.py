@@ -7,7 +7,8 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parents[2]
+from tests.support.repository_files import REPOSITORY
+
 SHELL_LANGUAGES = ("bash", "sh", "shell")
 # Operators, redirections and the `$` of a `$(...)`: they end a simple command.
 SEPARATOR = re.compile(r"[();<>|&$]+")

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.repository.shell_commands import REPOSITORY
+from tests.support.repository_files import REPOSITORY, repository_files
 
 RUFF = Path(sys.executable).with_name("ruff")
 SHELLCHECK = Path(sys.executable).with_name("shellcheck")
@@ -13,19 +13,9 @@ SHELLCHECK = Path(sys.executable).with_name("shellcheck")
 
 def shell_scripts() -> list[str]:
     """Every tracked file that is a shell script (by its #! line, or sourced by one)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=REPOSITORY,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
     scripts = []
-    for name in listed:
-        path = REPOSITORY / name
-        if not path.is_file():
-            continue
-        with open(path, "rb") as file:
+    for name in repository_files():
+        with open(REPOSITORY / name, "rb") as file:
             first = file.readline()
         if name.endswith(".sh") or first.startswith((b"#!/usr/bin/env bash", b"#!/bin/sh")):
             scripts.append(name)

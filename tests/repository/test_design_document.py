@@ -2,23 +2,15 @@
 sections that exist."""
 
 import re
-import subprocess
 
-from tests.repository.shell_commands import REPOSITORY
+from tests.support.repository_files import REPOSITORY, repository_files
 
 DESIGN = REPOSITORY / "docs" / "DESIGN.md"
 REFERENCE = re.compile(r"DESIGN §(\d+)")
 
 
 def tracked_text_files() -> list[str]:
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=REPOSITORY,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
-    return [name for name in listed if (REPOSITORY / name).is_file() and name != "docs/DESIGN.md"]
+    return [name for name in repository_files() if name != "docs/DESIGN.md"]
 
 
 def sections() -> set[str]:

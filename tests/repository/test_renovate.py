@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.repository.node_tools import RENOVATE, RENOVATE_CONFIG_VALIDATOR, run_node
-from tests.repository.shell_commands import REPOSITORY
+from tests.support.repository_files import REPOSITORY, repository_files
 
 ACTION_PIN = re.compile(r"uses:\s*([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # (v\S+)")
 IMAGE_PIN = re.compile(
@@ -31,18 +31,6 @@ VERSION_ASSIGNMENT = re.compile(
 VERSIONED_FILES = (".github/workflows/*.yml", "scripts/setup/*.sh", "e2e/versions.env")
 
 
-def tracked_files() -> list[str]:
-    """The working tree's files that git tracks or would track (not the ignored ones)."""
-    listing = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPOSITORY,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return sorted(path for path in listing.split("\0") if path and (REPOSITORY / path).is_file())
-
-
 def text(path: str) -> str:
     return (REPOSITORY / path).read_text(encoding="utf-8", errors="replace")
 
@@ -53,7 +41,7 @@ def extracted(tmp_path_factory) -> dict:
     working tree as it is (the local platform lists files with git), offline."""
     work = tmp_path_factory.mktemp("renovate")
     copy = work / "repository"
-    for path in tracked_files():
+    for path in repository_files():
         (copy / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPOSITORY / path, copy / path)
     subprocess.run(["git", "init", "--quiet"], cwd=copy, check=True)
@@ -104,7 +92,7 @@ def test_the_validator_rejects_a_broken_custom_manager(tmp_path):
 def test_every_action_commit_is_extracted_with_its_release(extracted):
     pinned = Counter(
         (path, *match)
-        for path in tracked_files()
+        for path in repository_files()
         if path.startswith(".github/workflows/")
         for match in ACTION_PIN.findall(text(path))
     )
@@ -120,7 +108,7 @@ def test_every_image_digest_is_extracted_by_exactly_one_manager(extracted):
     # Documentation and tests quote digests; everything else that holds one runs it.
     pinned = {
         (path, *match)
-        for path in tracked_files()
+        for path in repository_files()
         if not path.startswith("tests/") and not path.endswith(".md")
         for match in IMAGE_PIN.findall(text(path))
     }
@@ -144,7 +132,7 @@ def test_every_image_digest_is_extracted_by_exactly_one_manager(extracted):
 def test_every_requirement_pin_is_extracted(extracted):
     pinned = Counter(
         (path, name.lower(), f"=={version}")
-        for path in tracked_files()
+        for path in repository_files()
         if re.search(r"(^|/)requirements[\w.-]*\.txt$", path)
         for name, version in REQUIREMENT_PIN.findall(text(path))
     )
@@ -158,13 +146,13 @@ def test_every_requirement_pin_is_extracted(extracted):
 def test_every_written_version_is_annotated_and_extracted(extracted):
     versioned = sorted(
         {str(p.relative_to(REPOSITORY)) for g in VERSIONED_FILES for p in REPOSITORY.glob(g)}
-        & set(tracked_files())
+        & set(repository_files())
     )
     written = Counter(
         (path, value) for path in versioned for _, value in VERSION_ASSIGNMENT.findall(text(path))
     )
     annotated = Counter(
-        (path, value) for path in tracked_files() for _, value in ANNOTATION.findall(text(path))
+        (path, value) for path in repository_files() for _, value in ANNOTATION.findall(text(path))
     )
     found = Counter(
         (path, dep.get("currentValue"))

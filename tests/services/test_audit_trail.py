@@ -10,6 +10,7 @@ import pytest
 
 from items_service.outbox_relay import DeliveryFailed, OutboxRelay
 from tests.support.assertions import assert_problem
+from tests.support.faults import writes_refused
 from tests.support.services import AUDIT_TOKEN
 
 
@@ -189,25 +190,10 @@ REFUSED_MARKER = "refuse-this-event"
 def outbox_refusing_a_marked_event(database):
     """The outbox refuses the event of a request whose X-Request-ID is the
     marker: the event's insert fails after the item change was made."""
-    database.query(
-        f"""
-        CREATE FUNCTION refuse_marked_event() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF NEW.payload->>'request_id' = '{REFUSED_MARKER}' THEN
-                RAISE EXCEPTION 'event refused for the test';
-            END IF;
-            RETURN NEW;
-        END $$;
-        CREATE TRIGGER refuse_marked_event BEFORE INSERT ON audit_outbox
-            FOR EACH ROW EXECUTE FUNCTION refuse_marked_event();
-        SELECT 1
-        """
-    )
-    yield
-    database.query(
-        "DROP TRIGGER refuse_marked_event ON audit_outbox;"
-        " DROP FUNCTION refuse_marked_event(); SELECT 1"
-    )
+    with writes_refused(
+        database, "audit_outbox", "INSERT", when=f"NEW.payload->>'request_id' = '{REFUSED_MARKER}'"
+    ):
+        yield
 
 
 @pytest.mark.usefixtures("outbox_refusing_a_marked_event")

@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from tests.support.assertions import assert_problem
+from tests.support.faults import table_locked, writes_refused
 from tests.support.services import wait_for
 
 
@@ -15,25 +16,13 @@ from tests.support.services import wait_for
 def items_refusing_every_change_of_the_service(database):
     """The items table refuses every change items-service makes: the change
     fails after the request's event was built."""
-    database.query(
-        """
-        CREATE FUNCTION refuse_service_change() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF current_setting('application_name') = 'items-service' THEN
-                RAISE EXCEPTION 'change refused for the test';
-            END IF;
-            RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
-        END $$;
-        CREATE TRIGGER refuse_service_change BEFORE INSERT OR UPDATE OR DELETE ON items
-            FOR EACH ROW EXECUTE FUNCTION refuse_service_change();
-        SELECT 1
-        """
-    )
-    yield
-    database.query(
-        "DROP TRIGGER refuse_service_change ON items; DROP FUNCTION refuse_service_change();"
-        " SELECT 1"
-    )
+    with writes_refused(
+        database,
+        "items",
+        "INSERT OR UPDATE OR DELETE",
+        when="current_setting('application_name') = 'items-service'",
+    ):
+        yield
 
 
 def _existing_item(database) -> int:
@@ -57,22 +46,8 @@ def test_a_change_the_database_refuses_leaves_no_event(items, database, method):
 
 @pytest.fixture
 def outbox_refusing_every_event(database):
-    database.query(
-        """
-        CREATE FUNCTION refuse_every_event() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            RAISE EXCEPTION 'event refused for the test';
-        END $$;
-        CREATE TRIGGER refuse_every_event BEFORE INSERT ON audit_outbox
-            FOR EACH ROW EXECUTE FUNCTION refuse_every_event();
-        SELECT 1
-        """
-    )
-    yield
-    database.query(
-        "DROP TRIGGER refuse_every_event ON audit_outbox; DROP FUNCTION refuse_every_event();"
-        " SELECT 1"
-    )
+    with writes_refused(database, "audit_outbox", "INSERT"):
+        yield
 
 
 @pytest.mark.usefixtures("outbox_refusing_every_event")
@@ -98,13 +73,8 @@ def test_a_read_whose_event_cannot_be_written_is_not_answered(items, database, m
 @pytest.fixture
 def outbox_held_by_another_transaction(database):
     """Another session holds a lock that makes every insert into the outbox wait."""
-    holder = database.connect()
-    holder.autocommit = False
-    with holder.cursor() as cursor:
-        cursor.execute("LOCK TABLE audit_outbox IN SHARE ROW EXCLUSIVE MODE")
-    yield holder
-    holder.rollback()
-    holder.close()
+    with table_locked(database, "audit_outbox", "SHARE ROW EXCLUSIVE") as holder:
+        yield holder
 
 
 def test_no_reader_sees_an_item_before_its_event(
@@ -163,13 +133,8 @@ def test_statements_are_prepared_again_on_a_new_connection(items, database):
 def items_held_by_another_transaction(database):
     """Another session holds the items table: every statement on it waits until
     its timeout, while the outbox stays free."""
-    holder = database.connect()
-    holder.autocommit = False
-    with holder.cursor() as cursor:
-        cursor.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
-    yield holder
-    holder.rollback()
-    holder.close()
+    with table_locked(database, "items", "ACCESS EXCLUSIVE") as holder:
+        yield holder
 
 
 def test_a_503_is_not_audited_even_when_its_event_could_be_stored(

@@ -12,8 +12,8 @@ import requests
 
 from tests.support.database import TestDatabase
 from tests.support.network import free_port
+from tests.support.repository_files import REPOSITORY
 
-REPOSITORY = Path(__file__).resolve().parents[2]
 AUDIT_TOKEN = "test-audit-token-0123456789"
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 
