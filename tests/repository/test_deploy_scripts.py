@@ -13,29 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.repository.stand_in_tools import Tools
 from tests.support.repository_files import REPOSITORY
-
-
-class Tools:
-    """Stand-in commands on PATH, each a bash `case` over its arguments."""
-
-    def __init__(self, directory: Path):
-        self.bin = directory / "bin"
-        self.bin.mkdir()
-        self.calls = directory / "calls.log"
-        self.calls.touch()
-
-    def add(self, name: str, cases: str) -> None:
-        script = self.bin / name
-        script.write_text(
-            "#!/usr/bin/env bash\n"
-            f'echo "{name} $*" >>"{self.calls}"\n'
-            f'case "$*" in\n{cases}\n  *) exit 0 ;;\nesac\n'
-        )
-        script.chmod(0o755)
-
-    def called(self) -> list[str]:
-        return self.calls.read_text().splitlines()
 
 
 @pytest.fixture
