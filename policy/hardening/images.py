@@ -32,7 +32,7 @@ def image_problem(image) -> str | None:
     return f"runs {image}: pin it by digest (name:tag@sha256:...)"
 
 
-def _pinned_images(_type: str, spec: Mapping) -> list[str]:
+def _pinned_images(_kind: str, spec: Mapping) -> list[str]:
     problems = []
     for container in containers(spec):
         problem = image_problem(container.get("image"))

@@ -50,6 +50,7 @@ def test_the_pack_holds_each_guardrail_and_every_violation_is_mandatory():
         "images-pinned-by-digest",
         "long-running-containers-have-probes",
         "namespaces-enforce-restricted-pod-security",
+        "pods-isolated-from-the-node",
         "pods-run-as-non-root",
         "pods-seccomp-runtime-default",
         "services-not-load-balancer",
