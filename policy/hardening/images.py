@@ -10,7 +10,7 @@ from .workloads import containers
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 # A local cluster has no registry and so no digest: infra/images.py tags these images
 # with the first 16 hex digits of their build context's hash instead (and checkov's
-# digest check is skipped for them in infra/pods.py POLICY_SKIPS for the same reason).
+# digest check is skipped for them in infra/pods.py LOCAL_IMAGE_SKIPS for the same reason).
 LOCAL_SERVICE_IMAGES = ("items-service", "audit-service")
 CONTENT_TAGGED = re.compile(rf"^(?:{'|'.join(LOCAL_SERVICE_IMAGES)}):[0-9a-f]{{16}}$")
 
