@@ -383,6 +383,8 @@ def test_the_reviewers_see_a_fresh_plan_and_the_deploy_applies_exactly_it():
     jobs = load(CD)["jobs"]
     plan, deploy = jobs["plan"], jobs["deploy"]
     assert plan["needs"] == "end-to-end", "planned after the end-to-end run, in the same run"
+    # The same job-level environment (the state backend, say): the same stack.
+    assert plan.get("env") == deploy.get("env")
     assert "plan" in deploy["needs"]
 
     (preview,) = [step for step in plan["steps"] if "pulumi preview" in step.get("run", "")]
