@@ -123,8 +123,8 @@ class Postgres(pulumi.ComponentResource):
 
     The StatefulSet is protected: its volume template cannot change in place, so a
     change of `postgres_storage` or `storage_class` would delete it and its volume
-    (the database) and create both again. Pulumi refuses that instead; the README
-    says how to grow the volume or start over on purpose."""
+    (the database) and create both again. Pulumi refuses that instead;
+    docs/troubleshooting.md says how to grow the volume or start over on purpose."""
 
     endpoint: DatabaseEndpoint
     statefulset: k8s.apps.v1.StatefulSet
