@@ -151,7 +151,7 @@ def cd_jobs() -> dict:
     return yaml.safe_load(CD.read_text())["jobs"]
 
 
-@pytest.mark.parametrize("job", ["preview", "deploy"])
+@pytest.mark.parametrize("job", ["preview", "plan", "deploy"])
 def test_the_production_jobs_name_a_backend_the_script_accepts(script, tools, job):
     """Set on the job, so every step (the script, preview or up, stack output) uses it."""
     backend = cd_jobs()[job]["env"]["PULUMI_BACKEND_URL"]
