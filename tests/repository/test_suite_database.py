@@ -13,9 +13,13 @@ import psycopg2
 from tests.support.repository_files import REPOSITORY
 from tests.support.services import wait_for
 
-# A sample of the tiers that use a database: Flask apps in process, and services
-# under gunicorn reaching it through a proxy.
-SAMPLE = ["tests/services/test_schema.py", "tests/integration/test_readiness.py"]
+# A sample of the tiers that use a database: Flask apps in process, services under
+# gunicorn reaching it through a proxy, psql run by a script.
+SAMPLE = [
+    "tests/services/test_schema.py",
+    "tests/integration/test_readiness.py",
+    "tests/repository/test_assignment_flow.py",
+]
 
 
 def in_own_network_namespace(command: list[str]) -> list[str]:
