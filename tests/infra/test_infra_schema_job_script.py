@@ -15,7 +15,7 @@ import pytest
 
 from infra.schema_job import SCRIPTS_DIR
 from tests.infra.k8s_objects import find
-from tests.infra.postgres_server import PostgresServer
+from tests.support.postgres_server import PostgresServer
 
 
 @pytest.fixture(scope="module")
