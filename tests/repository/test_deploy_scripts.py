@@ -353,9 +353,7 @@ def test_make_up_on_another_cluster_needs_kubectl_too(checkout, tools, home):
     assert changes(tools) == []
 
 
-def test_make_up_names_the_host_ports_in_use_and_how_to_find_who_holds_them(
-    checkout, tools, home
-):
+def test_make_up_names_the_host_ports_in_use_and_how_to_find_who_holds_them(checkout, tools, home):
     """Before the kind cluster is created: kind would fail half-way, with a cluster
     left behind."""
     tools.add("kind", "  version) echo 'kind v0.32.0 go1.25.4 linux/amd64' ;;")
@@ -451,9 +449,7 @@ def deployed(checkout, tools, home) -> None:
     tools.calls.write_text("")
 
 
-def test_make_down_with_the_docker_engine_stopped_stops_and_keeps_the_state(
-    checkout, tools, home
-):
+def test_make_down_with_the_docker_engine_stopped_stops_and_keeps_the_state(checkout, tools, home):
     deployed(checkout, tools, home)
     tools.add("docker", "  info) echo 'Cannot connect to the Docker daemon' >&2; exit 1 ;;")
     tools.add("kind", "  'get clusters') echo 'No kind clusters found.' >&2 ;;")

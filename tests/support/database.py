@@ -12,7 +12,9 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
-SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+# PGPORT: the server's port when it is not the default (the container `make test` runs
+# in elsewhere starts its own server on a free port: scripts/test-in-container).
+SERVER = {"host": "127.0.0.1", "port": int(os.environ.get("PGPORT", "5432")), "user": "postgres"}
 SCHEMA = Path(__file__).resolve().parents[2] / "database" / "schema.sql"
 MIGRATE = SCHEMA.with_name("migrate.sh")
 
