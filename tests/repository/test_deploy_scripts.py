@@ -451,3 +451,29 @@ def test_make_down_without_any_pulumi_state_deletes_only_the_cluster(checkout, t
     assert result.returncode == 0, result.stderr
     assert changes(tools) == ["kind delete cluster --name items-audit"]
     assert not (home / ".pulumi-local").exists()
+
+
+def test_make_up_deploying_images_ci_built_to_another_cluster_needs_no_docker(
+    checkout, tools, home
+):
+    stack_file = checkout / "Pulumi.dev.yaml"
+    digest = "@sha256:" + "0" * 64
+    stack_file.write_text(
+        stack_file.read_text().replace(
+            "items-audit:cluster: kind",
+            "items-audit:cluster: remote\n"
+            "  items-audit:image_registry: registry.example\n"
+            f"  items-audit:items_image: registry.example/items-service{digest}\n"
+            f"  items-audit:audit_image: registry.example/audit-service{digest}",
+        )
+    )
+    tools.remove("docker")
+    tools.remove("kind")
+
+    result = run(checkout, tools, "up", home, uid=STRANGER_UID)
+
+    assert result.returncode == 0, result.stderr
+    assert changes(tools) == [
+        "pulumi stack init dev",
+        "pulumi up --yes --refresh --skip-preview --stack dev",
+    ]
