@@ -38,7 +38,7 @@ def run(command: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess
 
 
 @pytest.fixture
-def clone(tmp_path) -> Path:
+def fresh_clone(tmp_path) -> Path:
     """A fresh clone: the repository's files, committed, nothing else."""
     directory = copy_of_the_clone(tmp_path / "clone")
     for command in (
@@ -57,24 +57,24 @@ def missing_backend() -> str:
 
 
 def test_the_standin_refuses_a_missing_state_directory_as_the_real_cli_does(
-    tools, clone, tmp_path, missing_backend
+    tools, fresh_clone, tmp_path, missing_backend
 ):
     env = pulumi_env(tools, tmp_path, PULUMI_BACKEND_URL=missing_backend)
 
-    real = run(["pulumi", "stack", "ls", "--json"], clone, env)
-    standin = run(["/usr/bin/python3", str(STANDIN), "stack", "ls", "--json"], clone, env)
+    real = run(["pulumi", "stack", "ls", "--json"], fresh_clone, env)
+    standin = run(["/usr/bin/python3", str(STANDIN), "stack", "ls", "--json"], fresh_clone, env)
 
     assert "unable to open state directory" in real.stderr
     assert (standin.returncode, standin.stderr.strip()) == (real.returncode, real.stderr.strip())
 
 
 def test_make_up_creates_the_state_directory_the_real_cli_resolves(
-    tools, clone, tmp_path, missing_backend
+    tools, fresh_clone, tmp_path, missing_backend
 ):
     env = pulumi_env(tools, tmp_path, PULUMI_BACKEND_URL=missing_backend)
 
-    real = run(["pulumi", "stack", "ls", "--json"], clone, env)
-    script = run(["bash", "-c", "source scripts/common.sh && state_directory"], clone, env)
+    real = run(["pulumi", "stack", "ls", "--json"], fresh_clone, env)
+    script = run(["bash", "-c", "source scripts/common.sh && state_directory"], fresh_clone, env)
 
     resolved = script.stdout.strip()
     assert f'(resolved to "file://{resolved}")' in real.stderr
@@ -82,7 +82,9 @@ def test_make_up_creates_the_state_directory_the_real_cli_resolves(
     assert not Path(resolved).exists()
 
 
-def test_the_dev_stack_made_from_the_tracked_file_leaves_the_clone_clean(tools, clone, tmp_path):
+def test_the_dev_stack_made_from_the_tracked_file_leaves_the_clone_clean(
+    tools, fresh_clone, tmp_path
+):
     """`make up`'s Pulumi commands on a fresh clone: the salt in Pulumi.dev.yaml is the
     documented passphrase's, so the CLI neither asks nor rewrites the file."""
     env = pulumi_env(
@@ -92,7 +94,7 @@ def test_the_dev_stack_made_from_the_tracked_file_leaves_the_clone_clean(tools, 
         PULUMI_CONFIG_PASSPHRASE=DEV_PASSPHRASE,
     )
     (tmp_path / "state").mkdir()
-    before = (clone / "Pulumi.dev.yaml").read_bytes()
+    before = (fresh_clone / "Pulumi.dev.yaml").read_bytes()
 
     for command in (
         ["pulumi", "stack", "init", "dev"],
@@ -100,15 +102,15 @@ def test_the_dev_stack_made_from_the_tracked_file_leaves_the_clone_clean(tools, 
         ["pulumi", "config", "--json", "--stack", "dev"],
         ["pulumi", "stack", "ls", "--json"],
     ):
-        result = run(command, clone, env)
+        result = run(command, fresh_clone, env)
         assert result.returncode == 0, f"{command}: {result.stderr}"
-    settings = run(["pulumi", "config", "--json", "--stack", "dev"], clone, env)
+    settings = run(["pulumi", "config", "--json", "--stack", "dev"], fresh_clone, env)
     standin = run(
-        ["/usr/bin/python3", str(STANDIN), "config", "--json", "--stack", "dev"], clone, env
+        ["/usr/bin/python3", str(STANDIN), "config", "--json", "--stack", "dev"], fresh_clone, env
     )
-    status = run(["git", "status", "--porcelain"], clone, env)
+    status = run(["git", "status", "--porcelain"], fresh_clone, env)
 
-    assert (clone / "Pulumi.dev.yaml").read_bytes() == before
+    assert (fresh_clone / "Pulumi.dev.yaml").read_bytes() == before
     assert status.stdout == ""
     assert json.loads(settings.stdout)["items-audit:cluster"]["value"] == "kind"
     assert {key: value["value"] for key, value in json.loads(standin.stdout).items()} == {
@@ -116,7 +118,7 @@ def test_the_dev_stack_made_from_the_tracked_file_leaves_the_clone_clean(tools, 
     }
 
 
-def test_a_wrong_passphrase_is_refused_before_the_stack_exists(tools, clone, tmp_path):
+def test_a_wrong_passphrase_is_refused_before_the_stack_exists(tools, fresh_clone, tmp_path):
     env = pulumi_env(
         tools,
         tmp_path,
@@ -125,9 +127,9 @@ def test_a_wrong_passphrase_is_refused_before_the_stack_exists(tools, clone, tmp
     )
     (tmp_path / "state").mkdir()
 
-    result = run(["pulumi", "stack", "init", "dev"], clone, env)
+    result = run(["pulumi", "stack", "init", "dev"], fresh_clone, env)
 
     assert result.returncode != 0
     assert "incorrect passphrase" in result.stderr
-    assert run(["git", "status", "--porcelain"], clone, env).stdout == ""
+    assert run(["git", "status", "--porcelain"], fresh_clone, env).stdout == ""
     assert not list((tmp_path / "state").rglob("dev.json"))
