@@ -477,3 +477,28 @@ def test_make_up_deploying_images_ci_built_to_another_cluster_needs_no_docker(
         "pulumi stack init dev",
         "pulumi up --yes --refresh --skip-preview --stack dev",
     ]
+
+
+def test_make_up_with_another_passphrase_than_the_dev_stack_file_s_says_which_to_use(
+    checkout, tools, home
+):
+    """The CLI refuses to create the dev stack from Pulumi.dev.yaml with another
+    passphrase than the one its salt is for (tests/e2e checks the real CLI does)."""
+    refused = "error: could not create secrets manager for new stack: incorrect passphrase"
+    tools.add(
+        "pulumi",
+        "  version) echo v3.274.0 ;;\n"
+        "  'stack ls --json') echo '[]' ;;\n"
+        f"  'stack init dev') echo '{refused}' >&2; exit 255 ;;",
+    )
+    (home / ".pulumi-local").mkdir()
+
+    result = run(
+        checkout, tools, "up", home, uid=STRANGER_UID, env={"PULUMI_CONFIG_PASSPHRASE": "mine"}
+    )
+
+    assert result.returncode == 1
+    assert refused in result.stderr
+    assert "export that as PULUMI_CONFIG_PASSPHRASE, or use a stack of your own" in result.stderr
+    assert "PULUMI_STACK=mine make up" in result.stderr
+    assert changes(tools) == ["pulumi stack init dev"]
