@@ -2,7 +2,7 @@
 
 Every key is optional and its default lives here once, as the field's default;
 the defaults deploy to the local kind cluster that `make up` creates from
-kind/cluster.yaml. The README's configuration table documents each key.
+kind/cluster.yaml. docs/configuration.md (Stack settings) documents each key.
 """
 
 import dataclasses

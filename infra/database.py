@@ -13,10 +13,9 @@ import pulumi_random as random
 
 from infra import pods
 
-# postgres:16.4-bookworm, pinned by its (multi-arch index) digest.
-POSTGRES_IMAGE = (
-    "postgres:16.4-bookworm@sha256:e62fbf9d3e2b49816a32c400ed2dba83e3b361e6833e624024309c35d334b412"
-)
+# PostgreSQL 16 at 16.15 (16.4 has CVEs fixed in later patches), pinned by its (multi-arch
+# index) digest; written whole, name:tag@digest in one literal, so that Renovate reads it.
+POSTGRES_IMAGE = "postgres:16.15-bookworm@sha256:efedf3595f1d6f415c08568ba171029bf54052e754cc9f030e3f2412b21f3d67"  # noqa: E501
 DATABASE_NAME = "itemsdb"
 SUPERUSER = "postgres"
 PORT = 5432
@@ -124,8 +123,8 @@ class Postgres(pulumi.ComponentResource):
 
     The StatefulSet is protected: its volume template cannot change in place, so a
     change of `postgres_storage` or `storage_class` would delete it and its volume
-    (the database) and create both again. Pulumi refuses that instead; the README
-    says how to grow the volume or start over on purpose."""
+    (the database) and create both again. Pulumi refuses that instead;
+    docs/troubleshooting.md says how to grow the volume or start over on purpose."""
 
     endpoint: DatabaseEndpoint
     statefulset: k8s.apps.v1.StatefulSet

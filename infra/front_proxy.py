@@ -12,11 +12,9 @@ import pulumi_kubernetes as k8s
 from infra import pods
 
 # Pinned by its (multi-arch index) digest: the unprivileged nginx image, run with
-# the pod's own user and command (its entrypoint scripts are bypassed).
-PROXY_IMAGE = (
-    "nginxinc/nginx-unprivileged:1.28.0-alpine"
-    "@sha256:c97ff0bf7cbae369953c6da1232ec14ad9f971d66360c5698db0856a4cd657a0"
-)
+# the pod's own user and command (its entrypoint scripts are bypassed). Written whole,
+# name:tag@digest in one literal, so that Renovate's pattern (renovate.json) reads it.
+PROXY_IMAGE = "nginxinc/nginx-unprivileged:1.28.0-alpine@sha256:c97ff0bf7cbae369953c6da1232ec14ad9f971d66360c5698db0856a4cd657a0"  # noqa: E501
 CONFIG_DIR = "/etc/nginx/items-proxy"
 # Every path nginx writes (pid, temporary files) is under -p, a writable emptyDir;
 # -e: the error log before the configuration is read.

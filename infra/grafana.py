@@ -15,10 +15,8 @@ from infra.prometheus import FORMER_PARENT
 # Pinned by its (multi-arch index) digest. 11.6, patched: the newest Grafana whose
 # dashboard model grafana-foundation-sdk publishes (requirements-dev.txt), which
 # monitoring/dashboard_builder.py builds the dashboard with; a test keeps them in step.
-GRAFANA_IMAGE = (
-    "grafana/grafana:11.6.16"
-    "@sha256:d67af92050b8d93b393dc741864752a69c9da1ffa39c1bb9af49ad5d9e47d2c3"
-)
+# Written whole, name:tag@digest in one literal, so that Renovate's pattern reads it.
+GRAFANA_IMAGE = "grafana/grafana:11.6.16@sha256:d67af92050b8d93b393dc741864752a69c9da1ffa39c1bb9af49ad5d9e47d2c3"  # noqa: E501
 NAME = "grafana"
 GRAFANA_PORT = 3000
 # Where the dashboards ConfigMap is mounted in the pod.

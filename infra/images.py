@@ -119,10 +119,13 @@ class ServiceImageArgs:
 
 
 class ServiceImage(pulumi.ComponentResource):
-    """`ref` is what a pod spec uses; `ready` is what the pods must wait for."""
+    """`ref` is what a pod spec uses; `ready` is what the pods must wait for;
+    `loaded_locally`: the image reaches the cluster without a registry (so by its
+    content tag, not by a registry digest)."""
 
     ref: pulumi.Output
     ready: list[pulumi.Resource]
+    loaded_locally: bool
 
     def __init__(
         self, name: str, args: ServiceImageArgs, opts: pulumi.ResourceOptions | None = None
@@ -131,6 +134,7 @@ class ServiceImage(pulumi.ComponentResource):
         if args.prebuilt:
             self.ref = pulumi.Output.from_input(args.prebuilt)
             self.ready = []
+            self.loaded_locally = False
             self.register_outputs({"ref": self.ref})
             return
         build_args = {"PYTHON_IMAGE": args.python_image} if args.python_image else {}
@@ -139,6 +143,7 @@ class ServiceImage(pulumi.ComponentResource):
             f"{args.registry.rstrip('/')}/{args.service}" if args.registry else args.service
         )
         push = args.cluster == "remote"
+        self.loaded_locally = not push
         registry = None
         if push and args.registry_username:
             registry = docker.RegistryArgs(

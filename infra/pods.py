@@ -14,20 +14,22 @@ PART_OF = "items-audit"
 RUN_AS_USER = 10001
 
 # Policy checks (checkov) a workload is exempt from, with the reason: the one
-# place they are listed. They become `checkov.io/skipN` annotations.
-_LOCAL_IMAGE_SKIPS = {
-    "CKV_K8S_43": "built here and loaded into the cluster without a registry, so it has no "
-    "registry digest; its tag is a hash of its build context",
-    "CKV_K8S_15": "pull policy Always would make the node pull the locally loaded image "
-    "from a registry that does not have it",
-}
+# place they are listed. They become `checkov.io/skipN` annotations, only where the
+# reason holds.
 POLICY_SKIPS: dict[str, dict[str, str]] = {
-    "items-service": _LOCAL_IMAGE_SKIPS,
-    "audit-service": _LOCAL_IMAGE_SKIPS,
     "prometheus": {
         "CKV_K8S_38": "Kubernetes pod discovery authenticates with the service account token "
         "(read-only, namespace-scoped Role)",
     },
+}
+# A service image built here and loaded into a local cluster (kind, minikube, Docker
+# Desktop's shared engine) has no registry. A cluster that pulls the image from a
+# registry runs it by digest: there these checks pass and are not skipped.
+LOCAL_IMAGE_SKIPS: dict[str, str] = {
+    "CKV_K8S_43": "built here and loaded into the cluster without a registry, so it has no "
+    "registry digest; its tag is a hash of its build context",
+    "CKV_K8S_15": "pull policy Always would make the node pull the locally loaded image "
+    "from a registry that does not have it",
 }
 
 # Every container's only writable path besides its data volumes (an emptyDir).
@@ -48,9 +50,12 @@ def metadata(
     )
 
 
-def workload_metadata(name: str, namespace) -> k8s.meta.v1.ObjectMetaArgs:
-    """Metadata of a Deployment/StatefulSet/Job, carrying its policy-scan exceptions."""
-    skips = POLICY_SKIPS.get(name, {})
+def workload_metadata(
+    name: str, namespace, image_loaded_locally: bool = False
+) -> k8s.meta.v1.ObjectMetaArgs:
+    """Metadata of a Deployment/StatefulSet/Job, carrying its policy-scan exceptions
+    (LOCAL_IMAGE_SKIPS too when its image was loaded into the cluster without a registry)."""
+    skips = {**POLICY_SKIPS.get(name, {}), **(LOCAL_IMAGE_SKIPS if image_loaded_locally else {})}
     annotations = {
         f"checkov.io/skip{index}": f"{check}={reason}"
         for index, (check, reason) in enumerate(skips.items(), start=1)

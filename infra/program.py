@@ -186,6 +186,7 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
         audit_token=credentials.audit_token,
         log_level=cfg.log_level,
         image_pull_secret=pull_secret,
+        image_loaded_locally=audit_image.loaded_locally,
         depends_on=[schema.job, *audit_image.ready],
     )
     items_service = FlaskServiceArgs(
@@ -200,6 +201,7 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
         env={"AUDIT_SERVICE_URL": f"http://audit-service:{AUDIT_PORT}"},
         node_port=stack_config.ITEMS_NODE_PORT,
         image_pull_secret=pull_secret,
+        image_loaded_locally=items_image.loaded_locally,
         # Public: a buffering proxy keeps slow and idle clients away from gunicorn.
         front_proxy=FrontProxy(sources.items_proxy_config),
         depends_on=[schema.job, *items_image.ready],

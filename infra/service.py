@@ -34,6 +34,8 @@ class FlaskServiceArgs:
     node_port: int | None = None
     # Secret of type kubernetes.io/dockerconfigjson for a private registry.
     image_pull_secret: pulumi.Input[str] | None = None
+    # The image reaches the cluster without a registry (ServiceImage.loaded_locally).
+    image_loaded_locally: bool = False
     # A buffering proxy in the pod that takes the public port; gunicorn then
     # listens on loopback behind it.
     front_proxy: FrontProxy | None = None
@@ -109,7 +111,9 @@ class FlaskService(pulumi.ComponentResource):
         pod_labels = pods.labels(args.name)
         self.deployment = k8s.apps.v1.Deployment(
             args.name,
-            metadata=pods.workload_metadata(args.name, args.namespace),
+            metadata=pods.workload_metadata(
+                args.name, args.namespace, image_loaded_locally=args.image_loaded_locally
+            ),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=args.replicas,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=pod_labels),

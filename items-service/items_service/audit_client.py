@@ -23,7 +23,7 @@ class Answer:
 class AuditClient:
     """One kept-alive connection to audit-service: urllib3 rather than requests,
     whose per-call work (proxy lookups in the environment, merged settings)
-    cost the relay more than the call itself (README, Performance)."""
+    cost the relay more than the call itself (docs/performance.md)."""
 
     def __init__(self, audit_service_url: str, audit_token: str):
         self._events_path = f"{urlsplit(audit_service_url).path}/events"

@@ -13,7 +13,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .workloads import POD_SPEC_PATHS, field, items, namespace_of
+from .workloads import field, items, namespace_of, pod_specs
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 SERVICE = "kubernetes:core/v1:Service"
@@ -63,21 +63,21 @@ def _guarded_workload_namespaces(
         if resource.resource_type == NETWORK_POLICY and denies_all_ingress(resource.props)
     }
     for resource in args.resources:
-        if resource.resource_type not in POD_SPEC_PATHS:
-            continue
-        namespace = namespace_of(resource.props)
-        if namespace not in restricted:
-            report_violation(
-                f"{resource.name} runs in namespace {namespace}, which is not a Namespace of "
-                f"this stack with {ENFORCE_LABEL}=restricted",
-                resource.urn,
-            )
-        if namespace not in denying:
-            report_violation(
-                f"{resource.name} runs in namespace {namespace}, which has no NetworkPolicy "
-                "denying all ingress (empty podSelector, policyTypes Ingress, no rules)",
-                resource.urn,
-            )
+        for pod in pod_specs(resource.resource_type, resource.props):
+            namespace = namespace_of(pod.holder)
+            where = f"{pod.prefix}{resource.name} runs in namespace {namespace}"
+            if namespace not in restricted:
+                report_violation(
+                    f"{where}, which is not a Namespace of this stack with "
+                    f"{ENFORCE_LABEL}=restricted",
+                    resource.urn,
+                )
+            if namespace not in denying:
+                report_violation(
+                    f"{where}, which has no NetworkPolicy denying all ingress "
+                    "(empty podSelector, policyTypes Ingress, no rules)",
+                    resource.urn,
+                )
 
 
 POLICIES = [

@@ -10,7 +10,7 @@ from .workloads import containers
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 # A local cluster has no registry and so no digest: infra/images.py tags these images
 # with the first 16 hex digits of their build context's hash instead (and checkov's
-# digest check is skipped for them in infra/pods.py POLICY_SKIPS for the same reason).
+# digest check is skipped for them in infra/pods.py LOCAL_IMAGE_SKIPS for the same reason).
 LOCAL_SERVICE_IMAGES = ("items-service", "audit-service")
 CONTENT_TAGGED = re.compile(rf"^(?:{'|'.join(LOCAL_SERVICE_IMAGES)}):[0-9a-f]{{16}}$")
 
@@ -32,7 +32,7 @@ def image_problem(image) -> str | None:
     return f"runs {image}: pin it by digest (name:tag@sha256:...)"
 
 
-def _pinned_images(_type: str, spec: Mapping) -> list[str]:
+def _pinned_images(_kind: str, spec: Mapping) -> list[str]:
     problems = []
     for container in containers(spec):
         problem = image_problem(container.get("image"))

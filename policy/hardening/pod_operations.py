@@ -5,28 +5,29 @@ container and keep an unready one out of its Service."""
 from collections.abc import Mapping
 
 from .pod_policy import pod_policy
-from .workloads import RUN_TO_COMPLETION, containers, field
+from .workloads import CONTAINERS, INIT_CONTAINERS, RUN_TO_COMPLETION, containers, field
 
 RESOURCES = ("cpu", "memory")
 PROBES = ("livenessProbe", "readinessProbe")
 
 
-def _requests_and_limits(_type: str, spec: Mapping) -> list[str]:
+def _requests_and_limits(_kind: str, spec: Mapping) -> list[str]:
     return [
         f"container {container.get('name')}: resources.{bound}.{resource} must be set"
-        for container in containers(spec)
+        # Ephemeral containers may not declare resources (the API refuses them).
+        for container in containers(spec, (INIT_CONTAINERS, CONTAINERS))
         for bound in ("requests", "limits")
         for resource in RESOURCES
         if field(container, "resources", bound, resource) is None
     ]
 
 
-def _probes(resource_type: str, spec: Mapping) -> list[str]:
-    if resource_type in RUN_TO_COMPLETION:
+def _probes(kind: str, spec: Mapping) -> list[str]:
+    if kind in RUN_TO_COMPLETION:
         return []
     return [
         f"container {container.get('name')}: {probe} must be set"
-        for container in containers(spec, include_init=False)
+        for container in containers(spec, (CONTAINERS,))
         for probe in PROBES
         if not isinstance(container.get(probe), Mapping)
     ]

@@ -1,5 +1,5 @@
-"""A resource policy over the pods of every workload kind: one function that lists
-what is wrong with a pod spec, reported once per problem."""
+"""A resource policy over the pods of every kind that holds them: one function that
+lists what is wrong with a pod spec, reported once per problem."""
 
 from collections.abc import Callable, Mapping
 
@@ -10,19 +10,17 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
-from .workloads import pod_spec
+from .workloads import pod_specs
 
-# (resource type, pod spec) -> one message per problem.
+# (kind of the object holding the pod, pod spec) -> one message per problem.
 PodCheck = Callable[[str, Mapping], list[str]]
 
 
 def pod_policy(name: str, description: str, check: PodCheck) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-        spec = pod_spec(args.resource_type, args.props)
-        if spec is None:
-            return
-        for problem in check(args.resource_type, spec):
-            report_violation(problem, None)
+        for pod in pod_specs(args.resource_type, args.props):
+            for problem in check(pod.kind, pod.spec):
+                report_violation(f"{pod.prefix}{problem}", None)
 
     return ResourceValidationPolicy(
         name=name,

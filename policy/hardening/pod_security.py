@@ -1,6 +1,7 @@
 """The pod security baseline (DESIGN §7, Pod Security Standards `restricted`): every
-container non-root, on a read-only root filesystem, unable to gain privileges, with
-no capabilities, under the runtime's default seccomp profile."""
+container (init and ephemeral ones too) non-root, on a read-only root filesystem,
+unable to gain privileges, with no capabilities, under the runtime's default seccomp
+profile; and no pod sharing anything with its node (namespaces, paths, ports)."""
 
 from collections.abc import Mapping
 
@@ -14,7 +15,7 @@ def _effective(container: Mapping, spec: Mapping, *path: str):
     return value if value is not None else field(spec, "securityContext", *path)
 
 
-def _non_root(_type: str, spec: Mapping) -> list[str]:
+def _non_root(_kind: str, spec: Mapping) -> list[str]:
     problems = []
     for container in containers(spec):
         name = container.get("name")
@@ -25,7 +26,7 @@ def _non_root(_type: str, spec: Mapping) -> list[str]:
     return problems
 
 
-def _read_only_root(_type: str, spec: Mapping) -> list[str]:
+def _read_only_root(_kind: str, spec: Mapping) -> list[str]:
     return [
         f"container {container.get('name')}: securityContext.readOnlyRootFilesystem must be true"
         for container in containers(spec)
@@ -33,7 +34,7 @@ def _read_only_root(_type: str, spec: Mapping) -> list[str]:
     ]
 
 
-def _no_privilege_escalation(_type: str, spec: Mapping) -> list[str]:
+def _no_privilege_escalation(_kind: str, spec: Mapping) -> list[str]:
     problems = []
     for container in containers(spec):
         name = container.get("name")
@@ -44,7 +45,7 @@ def _no_privilege_escalation(_type: str, spec: Mapping) -> list[str]:
     return problems
 
 
-def _no_capabilities(_type: str, spec: Mapping) -> list[str]:
+def _no_capabilities(_kind: str, spec: Mapping) -> list[str]:
     problems = []
     for container in containers(spec):
         name = container.get("name")
@@ -57,12 +58,40 @@ def _no_capabilities(_type: str, spec: Mapping) -> list[str]:
     return problems
 
 
-def _seccomp_runtime_default(_type: str, spec: Mapping) -> list[str]:
+def _seccomp_runtime_default(_kind: str, spec: Mapping) -> list[str]:
     return [
         f"container {container.get('name')}: seccompProfile.type must be RuntimeDefault"
         for container in containers(spec)
         if _effective(container, spec, "seccompProfile", "type") != "RuntimeDefault"
     ]
+
+
+# Pod fields that put the pod in one of the node's own namespaces.
+HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
+
+
+def _isolated_from_host(_kind: str, spec: Mapping) -> list[str]:
+    problems = [f"{name} must not be true" for name in HOST_NAMESPACES if spec.get(name) is True]
+    problems += [
+        f"volume {volume.get('name')}: hostPath mounts the node's filesystem"
+        for volume in items(spec.get("volumes"))
+        if field(volume, "hostPath") is not None
+    ]
+    if field(spec, "securityContext", "windowsOptions", "hostProcess") is True:
+        problems.append("securityContext.windowsOptions.hostProcess must not be true")
+    for container in containers(spec):
+        name = container.get("name")
+        problems += [
+            f"container {name}: port {field(port, 'containerPort')} is bound to host port "
+            f"{field(port, 'hostPort')}"
+            for port in items(container.get("ports"))
+            if field(port, "hostPort") not in (None, 0)
+        ]
+        if field(container, "securityContext", "windowsOptions", "hostProcess") is True:
+            problems.append(
+                f"container {name}: securityContext.windowsOptions.hostProcess must not be true"
+            )
+    return problems
 
 
 POLICIES = [
@@ -90,5 +119,11 @@ POLICIES = [
         "pods-seccomp-runtime-default",
         "Every container runs under the container runtime's default seccomp profile.",
         _seccomp_runtime_default,
+    ),
+    pod_policy(
+        "pods-isolated-from-the-node",
+        "No pod shares the node's network, PID or IPC namespace, mounts a hostPath volume, "
+        "binds a host port or runs as a Windows host process.",
+        _isolated_from_host,
     ),
 ]

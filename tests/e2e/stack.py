@@ -1,7 +1,8 @@
-"""The e2e stack: the repository's Pulumi program driven by the real Pulumi CLI,
-exactly as `make up` and `make down` drive it (scripts/up, scripts/down), against
-the simulated cluster e2e/cluster-up starts, with the tool set e2e/build-tools
-built. The CLI runs in a copy of the clone, so that the tests can change code and
+"""The e2e stack: the repository's Pulumi program driven by the real Pulumi CLI
+through scripts/up and scripts/down (what `make up` and `make down` run), with a
+state directory and passphrase of its own and prebuilt images, against the
+simulated cluster e2e/cluster-up starts, with the tool set e2e/build-tools built.
+The CLI runs in a copy of the clone, so that the tests can change code and
 migrations there and the developer's tree stays as it is."""
 
 import json

@@ -1,5 +1,5 @@
 """The cluster deleted behind Pulumi's back (no `make down`), then `make up` as
-the README says: everything is created again in the new cluster."""
+docs/troubleshooting.md says: everything is created again in the new cluster."""
 
 from tests.e2e.conftest import rendered
 from tests.e2e.stack import REPOSITORY

@@ -1,8 +1,13 @@
 """The offline render: one YAML file per object, valid against the Kubernetes
-API schemas in strict mode, and clean under checkov's Kubernetes policies."""
+API schemas in strict mode, and clean under two outside validators, checkov's Kubernetes
+policies and kube-score, on the default render and on a production-like one (a remote
+cluster pulling the images by digest, an external database)."""
 
 import copy
+import fnmatch
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +23,23 @@ from infra.program import REPO_ROOT
 # and the newest the validator knows.
 KUBERNETES_VERSIONS = ["1.33", kubernetes_validate.latest_version()]
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
+KUBE_SCORE_SETUP = REPO_ROOT / "scripts" / "setup" / "55-kube-score.sh"
+KUBE_SCORE_VERSION = re.search(r"^version=(\S+)$", KUBE_SCORE_SETUP.read_text(), re.M)[1]
+KUBE_SCORE = (
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    / "items-audit"
+    / "kube-score"
+    / KUBE_SCORE_VERSION
+    / "kube-score"
+)
+KUBE_SCORE_IGNORES = yaml.safe_load((REPO_ROOT / "infra" / "kube-score-ignore.yaml").read_text())
+# The service images' skips where they are loaded into a local cluster without a registry.
+LOCAL_IMAGE_SKIPPED = {
+    (check, service)
+    for service in ("items-service", "audit-service")
+    for check in pods.LOCAL_IMAGE_SKIPS
+}
+ALWAYS_SKIPPED = {(check, name) for name, checks in pods.POLICY_SKIPS.items() for check in checks}
 
 
 def _documents(directory: Path) -> list[dict]:
@@ -80,16 +102,30 @@ def _checkov(directory: Path) -> dict:
     return json.loads(result.stdout)
 
 
-def test_checkov_finds_no_failed_check_and_skips_only_the_listed_ones(rendered):
-    report = _checkov(rendered)
-    failed = [(c["check_id"], c["resource"]) for c in report["results"]["failed_checks"]]
-    assert failed == []
+def _checkov_failed_and_skipped(directory: Path) -> tuple[list, set]:
+    report = _checkov(directory)
     assert report["summary"]["passed"] > 100
+    failed = [(c["check_id"], c["resource"]) for c in report["results"]["failed_checks"]]
     skipped = {
         (c["check_id"], c["resource"].split(".")[-1]) for c in report["results"]["skipped_checks"]
     }
-    listed = {(check, name) for name, checks in pods.POLICY_SKIPS.items() for check in checks}
-    assert skipped == listed
+    return failed, skipped
+
+
+def test_checkov_finds_no_failed_check_and_skips_only_the_listed_ones(rendered):
+    failed, skipped = _checkov_failed_and_skipped(rendered)
+    assert failed == []
+    assert skipped == ALWAYS_SKIPPED | LOCAL_IMAGE_SKIPPED
+
+
+def test_checkov_skips_no_local_image_check_where_the_images_come_from_a_registry(
+    production_rendered,
+):
+    """The service images are pulled by digest there: the digest and pull-policy checks
+    pass, and a skip saying they were loaded without a registry would be false."""
+    failed, skipped = _checkov_failed_and_skipped(production_rendered)
+    assert failed == []
+    assert skipped == ALWAYS_SKIPPED
 
 
 def test_checkov_fails_a_weakened_manifest(rendered, tmp_path):
@@ -100,3 +136,83 @@ def test_checkov_fails_a_weakened_manifest(rendered, tmp_path):
     (tmp_path / "deployment.yaml").write_text(yaml.safe_dump(deployment))
     failed = {c["check_id"] for c in _checkov(tmp_path)["results"]["failed_checks"]}
     assert "CKV_K8S_20" in failed
+
+
+def _kube_score(directory: Path) -> set[tuple[str, str]]:
+    """(check id, Kind/name) of every finding of kube-score's default checks that is
+    not all OK."""
+    assert KUBE_SCORE.exists(), "kube-score is installed by scripts/setup/55-kube-score.sh"
+    result = subprocess.run(
+        [
+            str(KUBE_SCORE),
+            "score",
+            "--kubernetes-version",
+            "v" + ".".join(KUBERNETES_VERSIONS[-1].split(".")[:2]),
+            "--output-format",
+            "json",
+            *map(str, sorted(directory.glob("*.yaml"))),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # It exits 1 when it has a critical finding, and when it cannot score at all.
+    assert result.returncode in (0, 1) and result.stdout.startswith("["), result.stderr
+    scored = json.loads(result.stdout)
+    return {
+        (
+            check["check"]["id"],
+            f"{scored_object['type_meta']['kind']}/{scored_object['object_meta']['name']}",
+        )
+        for scored_object in scored
+        for check in scored_object["checks"]
+        if not check["skipped"] and check["grade"] < 10
+    }
+
+
+def _listed(finding: tuple[str, str]) -> bool:
+    check, kind_and_name = finding
+    return any(
+        entry["check"] == check and fnmatch.fnmatchcase(kind_and_name, pattern)
+        for entry in KUBE_SCORE_IGNORES
+        for pattern in entry["objects"]
+    )
+
+
+@pytest.fixture(scope="module")
+def kube_score_findings(rendered, production_rendered) -> dict[str, set[tuple[str, str]]]:
+    return {"default": _kube_score(rendered), "production-like": _kube_score(production_rendered)}
+
+
+@pytest.mark.parametrize("render_name", ["default", "production-like"])
+def test_kube_score_reports_nothing_but_the_listed_deviations(kube_score_findings, render_name):
+    unlisted = {f for f in kube_score_findings[render_name] if not _listed(f)}
+    assert unlisted == set(), "add a reason to infra/kube-score-ignore.yaml, or fix them"
+
+
+def test_every_listed_kube_score_deviation_still_occurs_and_has_a_reason(kube_score_findings):
+    found = kube_score_findings["default"] | kube_score_findings["production-like"]
+    unneeded = [
+        (entry["check"], pattern)
+        for entry in KUBE_SCORE_IGNORES
+        for pattern in entry["objects"]
+        if not any(
+            check == entry["check"] and fnmatch.fnmatchcase(kind_and_name, pattern)
+            for check, kind_and_name in found
+        )
+    ]
+    assert unneeded == [], "no render has these any more: remove them"
+    assert all(len(entry["reason"]) > 40 for entry in KUBE_SCORE_IGNORES)
+
+
+def test_kube_score_fails_a_weakened_manifest(rendered, tmp_path):
+    deployment = yaml.safe_load((rendered / "deployment-audit-service.yaml").read_text())
+    deployment["spec"]["template"]["spec"]["containers"][0]["securityContext"][
+        "readOnlyRootFilesystem"
+    ] = False
+    (tmp_path / "deployment.yaml").write_text(yaml.safe_dump(deployment))
+    unlisted = {f for f in _kube_score(tmp_path) if not _listed(f)}
+    assert (
+        "container-security-context-readonlyrootfilesystem",
+        "Deployment/audit-service",
+    ) in unlisted

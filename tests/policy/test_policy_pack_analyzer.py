@@ -116,6 +116,22 @@ def test_a_root_container_is_refused_as_mandatory(analyzer, render):
     assert diagnostic.message.endswith("container items-service: runAsUser must not be 0 (root)")
 
 
+def test_a_privileged_container_in_a_patch_is_refused_as_mandatory(analyzer, render):
+    (deployment,) = [
+        r for r in render.resources if r.name == "items-service" and r.type.endswith(":Deployment")
+    ]
+    patch = copy.deepcopy(deployment)
+    patch.type = "kubernetes:apps/v1:DeploymentPatch"
+    pod = patch.inputs["spec"]["template"]["spec"]
+    pod["containers"][0]["securityContext"]["privileged"] = True
+    pod["hostNetwork"] = True
+    diagnostics = analyze(analyzer, patch)
+    assert {(d.policyName, d.enforcementLevel) for d in diagnostics} == {
+        ("containers-no-privilege-escalation", proto.MANDATORY),
+        ("pods-isolated-from-the-node", proto.MANDATORY),
+    }
+
+
 def test_a_stack_without_default_deny_ingress_is_refused_as_mandatory(analyzer, render):
     without = [r for r in render.resources if not is_default_deny_ingress(r)]
     diagnostics = analyze_stack(analyzer, without)

@@ -19,6 +19,8 @@ ACTION_PIN = re.compile(r"uses:\s*([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # (v\S+)")
 IMAGE_PIN = re.compile(
     r"([a-z0-9][a-z0-9._/-]*):([A-Za-z0-9][A-Za-z0-9._-]*)@(sha256:[0-9a-f]{64})"
 )
+# Every image digest, however the reference around it is written.
+IMAGE_DIGEST = re.compile(r"@(sha256:[0-9a-f]{64})")
 REQUIREMENT_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", re.MULTILINE)
 ANNOTATION = re.compile(
     r"^\s*# renovate: .*\n\s*([A-Za-z_][A-Za-z0-9_]*)\s*[:=]\s*\"?([^\"\s]+)", re.MULTILINE
@@ -127,6 +129,26 @@ def test_every_image_digest_is_extracted_by_exactly_one_manager(extracted):
     assert len(pinned) >= 7
     assert set(managers) == pinned
     assert {pin: found for pin, found in managers.items() if len(found) > 1} == {}
+
+
+def test_renovate_extracts_every_image_digest_the_repository_holds(extracted):
+    """A digest Renovate does not extract (a tag and digest in two string literals, a
+    reference its patterns do not read) is never updated: every one is extracted.
+    (Renovate reports a Dockerfile's ARG default again where FROM uses it: pins are
+    compared per file and digest, not counted per occurrence.)"""
+    digests = {
+        (path, digest)
+        for path in repository_files()
+        if not path.startswith("tests/") and not path.endswith(".md")
+        for digest in IMAGE_DIGEST.findall(text(path))
+    }
+    extracted_pins = {
+        (path, dep["currentDigest"])
+        for path, dep in deps(extracted)
+        if dep.get("datasource") == "docker" and dep.get("currentDigest")
+    }
+    assert len(digests) >= 11
+    assert extracted_pins == digests
 
 
 def test_every_requirement_pin_is_extracted(extracted):

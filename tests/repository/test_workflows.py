@@ -2,9 +2,11 @@
 third-party action pinned by commit, and everything they run present in the repository."""
 
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 import yaml
@@ -115,7 +117,7 @@ def test_cd_previews_pull_requests_and_deploys_main_only_after_approval_and_end_
 
     deploy = jobs["deploy"]
     assert deploy["environment"]["name"] == "production", "required reviewers live there"
-    assert deploy["needs"] == "end-to-end"
+    assert deploy["needs"] == ["end-to-end", "plan"]
     assert "success" in deploy["if"]
     assert any("pulumi up" in step.get("run", "") for step in deploy["steps"])
 
@@ -248,7 +250,7 @@ def ci_run(event: str, head_repository: str, conclusion: str = "success") -> dic
     }
 
 
-@pytest.mark.parametrize("job", ["end-to-end", "deploy"])
+@pytest.mark.parametrize("job", ["end-to-end", "plan", "deploy"])
 @pytest.mark.parametrize(
     ("context", "runs"),
     [
@@ -286,13 +288,13 @@ def test_pull_request_code_never_sees_a_write_credential():
     assert preview["permissions"] == {"contents": "read"}, "a read-only GITHUB_TOKEN"
     assert secrets_of(jobs["end-to-end"]) == set()
 
-    deploy = jobs["deploy"]
-    assert deploy["environment"]["name"] == "production"
-    assert secrets_of(deploy) >= WRITE_SECRETS
-    assert not secrets_of(deploy) & PREVIEW_SECRETS
-    # Only the deploy job, behind production's reviewers, holds the write credentials.
+    for name in ("plan", "deploy"):
+        assert jobs[name]["environment"] in ("production", {"name": "production", "url": ANY})
+        assert secrets_of(jobs[name]) >= WRITE_SECRETS
+        assert not secrets_of(jobs[name]) & PREVIEW_SECRETS
+    # Only the jobs behind production's reviewers hold the write credentials.
     holders = {name for name, job in jobs.items() if secrets_of(job) & WRITE_SECRETS}
-    assert holders == {"deploy"}
+    assert holders == {"plan", "deploy"}
 
 
 @pytest.mark.parametrize("command", ["pulumi preview", "pulumi up"])
@@ -360,3 +362,57 @@ def test_production_runs_the_digests_ci_signed_for_the_commit():
     stack = (REPOSITORY / ".github" / "scripts" / "production-stack.sh").read_text()
     assert 'pulumi config set items_image "${ITEMS_IMAGE' in stack
     assert 'pulumi config set audit_image "${AUDIT_IMAGE' in stack
+
+
+def pulumi_arguments(run: str, command: str) -> list[str]:
+    """The words of the one `pulumi <command>` line of a step (continuation lines
+    joined), up to the first pipe."""
+    (line,) = [
+        line
+        for line in run.replace("\\\n", " ").splitlines()
+        if line.strip().startswith(f"pulumi {command}")
+    ]
+    return shlex.split(line.split("|")[0])
+
+
+def option(words: list[str], name: str) -> str:
+    return words[words.index(name) + 1]
+
+
+def test_the_reviewers_see_a_fresh_plan_and_the_deploy_applies_exactly_it():
+    jobs = load(CD)["jobs"]
+    plan, deploy = jobs["plan"], jobs["deploy"]
+    assert plan["needs"] == "end-to-end", "planned after the end-to-end run, in the same run"
+    # The same job-level environment (the state backend, say): the same stack.
+    assert plan.get("env") == deploy.get("env")
+    assert "plan" in deploy["needs"]
+
+    (preview,) = [step for step in plan["steps"] if "pulumi preview" in step.get("run", "")]
+    assert preview["shell"] == "bash", "bash -eo pipefail: a failed preview fails the step"
+    words = pulumi_arguments(preview["run"], "preview")
+    saved = option(words, "--save-plan")
+    assert saved.startswith("${RUNNER_TEMP}/plan/")
+    assert "GITHUB_STEP_SUMMARY" in preview["run"], "the approver reads the preview on the run"
+    # The plan is computed with the deploy's own configuration: the same stack script,
+    # the same digests, the same secrets.
+    (up,) = [step for step in deploy["steps"] if "pulumi up" in step.get("run", "")]
+    assert ".github/scripts/production-stack.sh" in preview["run"]
+    assert {key: value for key, value in preview["env"].items() if key != "COMMIT"} == {
+        key: value for key, value in up["env"].items() if key != "COMMIT"
+    }
+
+    (upload,) = [
+        s for s in plan["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")
+    ]
+    (download,) = [
+        s for s in deploy["steps"] if s.get("uses", "").startswith("actions/download-artifact@")
+    ]
+    assert upload["with"]["name"] == download["with"]["name"]
+    assert upload["with"]["if-no-files-found"] == "error"
+    assert upload["with"]["path"].rstrip("/") == download["with"]["path"].rstrip("/")
+    assert upload["with"]["path"] == "${{ runner.temp }}/plan/"
+    order = [step.get("uses", step.get("run", "")) for step in deploy["steps"]]
+    assert order.index(download["uses"]) < order.index(up["run"]), "the plan is there before up"
+
+    applied = option(pulumi_arguments(up["run"], "up"), "--plan")
+    assert applied == saved, "pulumi up is constrained to the plan the reviewers saw"
