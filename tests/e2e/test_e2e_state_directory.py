@@ -8,7 +8,9 @@ named, never made, and the stacks live in temporary directories."""
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 
 from tests.e2e.stack import copy_of_the_clone
 from tests.support.repository_files import REPOSITORY
+from tests.support.standin_commands import STRANGER_UID, Tools
 
 STANDIN = REPOSITORY / "tests" / "support" / "pulumi_standin.py"
 DEV_PASSPHRASE = "items-audit-dev"  # noqa: S105 (the documented laptop passphrase)
@@ -40,7 +43,11 @@ def run(command: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess
 @pytest.fixture
 def fresh_clone(tmp_path) -> Path:
     """A fresh clone: the repository's files, committed, nothing else."""
-    directory = copy_of_the_clone(tmp_path / "clone")
+    return commit(copy_of_the_clone(tmp_path / "clone"))
+
+
+def commit(directory: Path) -> Path:
+    """The files as a fresh clone has them: committed, nothing else."""
     for command in (
         ["git", "init", "--quiet"],
         ["git", "add", "--all"],
@@ -113,8 +120,16 @@ def test_the_dev_stack_made_from_the_tracked_file_leaves_the_clone_clean(
     assert (fresh_clone / "Pulumi.dev.yaml").read_bytes() == before
     assert status.stdout == ""
     assert json.loads(settings.stdout)["items-audit:cluster"]["value"] == "kind"
-    assert {key: value["value"] for key, value in json.loads(standin.stdout).items()} == {
-        key: value["value"] for key, value in json.loads(settings.stdout).items()
+    assert stack_settings(standin.stdout) == stack_settings(settings.stdout)
+
+
+def stack_settings(shown: str) -> dict[str, str]:
+    """The program's own settings in `pulumi config --json`'s answer (the project's
+    `pulumi:` settings from Pulumi.yaml come with them)."""
+    return {
+        key: value["value"]
+        for key, value in json.loads(shown).items()
+        if key.startswith("items-audit:")
     }
 
 
@@ -133,3 +148,76 @@ def test_a_wrong_passphrase_is_refused_before_the_stack_exists(tools, fresh_clon
     assert "incorrect passphrase" in result.stderr
     assert run(["git", "status", "--porcelain"], fresh_clone, env).stdout == ""
     assert not list((tmp_path / "state").rglob("dev.json"))
+
+
+def test_make_up_from_nothing_gets_through_its_pulumi_steps_with_the_real_cli(tools, tmp_path):
+    """scripts/up for a new user, in a fresh clone, with the real CLI for every state
+    and stack command and Pulumi.yaml's own backend; only the deployment itself (`pulumi
+    up`, `stack output`) and the cluster tools are stand-ins: deploying is the rest of
+    this tier's business. The user is one the user database does not list, so that `~`
+    is their $HOME, a directory of this test's own."""
+    workspace = Path(tempfile.mkdtemp(prefix="e2e-make-up-"))
+    try:
+        workspace.chmod(0o755)
+        clone = copy_of_the_clone(workspace / "clone")
+        commit(clone)
+        home = workspace / "home"
+        home.mkdir()
+        fakes = Tools(workspace)
+        shutil.copy(tools / "pulumi", workspace / "pulumi-cli")
+        fakes.add(
+            "pulumi",
+            "  'up '*) exit 0 ;;\n"
+            "  'stack output'*) echo '{\"items_url\": \"http://localhost:8080\"}' ;;\n"
+            f'  *) exec "{workspace / "pulumi-cli"}" "$@" ;;',
+        )
+        fakes.add(
+            "docker",
+            "  info) echo 'Server Version: 29.0.0' ;;\n"
+            "  'version --format {{.Server.Version}}') echo 29.0.0 ;;",
+        )
+        fakes.add("kubectl", "")
+        fakes.add(
+            "kind",
+            "  version) echo 'kind v0.32.0 go1.25.4 linux/amd64' ;;\n"
+            "  'get clusters') echo items-audit ;;",
+        )
+        venv = clone / ".venv-infra"
+        (venv / "bin").mkdir(parents=True)
+        (venv / "bin" / "python").symlink_to("/usr/bin/python3")
+        hashed = subprocess.run(
+            ["sha256sum", "infra/requirements.txt"], cwd=clone, capture_output=True, text=True
+        )
+        (venv / "requirements.sha256").write_text(hashed.stdout)
+        subprocess.run(
+            ["chown", "-R", f"{STRANGER_UID}:{STRANGER_UID}", str(workspace)], check=True
+        )
+
+        result = subprocess.run(
+            [shutil.which("setpriv"), f"--reuid={STRANGER_UID}", f"--regid={STRANGER_UID}"]
+            + ["--clear-groups", "bash", str(clone / "scripts" / "up")],
+            env={
+                "PATH": fakes.path,
+                "HOME": str(home),
+                "USER": "reviewer",
+                "PULUMI_SKIP_UPDATE_CHECK": "true",
+            },
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        status = subprocess.run(
+            ["git", "-c", f"safe.directory={clone}", "status", "--porcelain"],
+            cwd=clone,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"==> creating the Pulumi state directory {home}/.pulumi-local" in result.stdout
+        assert "Created stack 'dev'" in result.stderr
+        assert list((home / ".pulumi-local").rglob("dev.json"))
+        assert status.stdout == "", "make up changed the clone"
+    finally:
+        shutil.rmtree(workspace)

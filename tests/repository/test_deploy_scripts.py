@@ -192,7 +192,7 @@ def test_make_up_shows_the_error_of_a_pulumi_command_and_stops(checkout, tools, 
     tools.add(
         "pulumi",
         "  version) echo v3.274.0 ;;\n"
-        f"  'stack ls --json' | 'stack select dev') echo '{message}' >&2; exit 255 ;;",
+        f"  'stack ls --json' | 'stack select dev') echo '{message}' >&2; exit 1 ;;",
     )
     (home / ".pulumi-local").mkdir()
 
@@ -489,7 +489,7 @@ def test_make_up_with_another_passphrase_than_the_dev_stack_file_s_says_which_to
         "pulumi",
         "  version) echo v3.274.0 ;;\n"
         "  'stack ls --json') echo '[]' ;;\n"
-        f"  'stack init dev') echo '{refused}' >&2; exit 255 ;;",
+        f"  'stack init dev') echo '{refused}' >&2; exit 1 ;;",
     )
     (home / ".pulumi-local").mkdir()
 

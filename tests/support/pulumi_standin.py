@@ -32,11 +32,15 @@ OUTPUTS = {
     "namespace": "items-audit",
     "grafana_admin_password": "[secret]",
 }
-EXIT_ERROR = 255  # what the real CLI exits with on an error
 
 
 class CliError(Exception):
-    pass
+    """An error as the real CLI reports it: `error: <message>` on stderr, and its exit
+    code (1, or 6 for a stack that does not exist)."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
 
 
 def user_home() -> str:
@@ -81,7 +85,7 @@ def option(arguments: list[str], name: str) -> str | None:
 
 def require_stack(name: str) -> None:
     if not (stacks() / f"{name}.json").exists():
-        raise CliError(f"no stack named '{name}' found")
+        raise CliError(f"no stack named '{name}' found", code=6)
 
 
 def settings(name: str) -> dict:
@@ -103,15 +107,15 @@ def main(arguments: list[str]) -> int:
             print(VERSION)
         case ["stack", "ls"]:
             names = sorted(path.stem for path in stacks().glob("*.json"))
-            print(json.dumps([{"name": name, "current": False} for name in names]))
+            print(json.dumps([{"name": name, "current": False} for name in names], indent=2))
         case ["stack", "init"]:
             name = words[2]
             target = stacks() / f"{name}.json"
             if target.exists():
-                raise CliError(f"stack '{name}' already exists")
+                raise CliError(f"stack 'organization/{PROJECT}/{name}' already exists")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text("{}")
-            print(f"Created stack '{name}'")
+            print(f"Created stack '{name}'", file=sys.stderr)
         case ["stack", "select"]:
             require_stack(words[2])
         case ["config", *_] if "--json" in arguments:
@@ -132,4 +136,4 @@ if __name__ == "__main__":
         sys.exit(main(sys.argv[1:]))
     except CliError as error:
         print(f"error: {error}", file=sys.stderr)
-        sys.exit(EXIT_ERROR)
+        sys.exit(error.code)
