@@ -108,15 +108,27 @@ names = {entry["name"].rsplit("/", 1)[-1] for entry in json.loads(os.environ["ST
 sys.exit(0 if sys.argv[1] in names else 1)' "${stack}"
 }
 
-# stack_setting KEY DEFAULT: a plain setting of the stack (items-audit:KEY). A stack
-# in the backend is asked (errors shown); a stack not created yet has only its
-# settings file, Pulumi.<stack>.yaml, if any (read here: `pulumi config` needs the
-# stack to exist, and nothing may be created before the checks are done).
-stack_setting() {
-  local key="items-audit:$1" default="$2" settings
+# Reads the stack's settings once, before stack_setting: a stack in the backend is
+# asked (errors shown); a stack not created yet has only its settings file,
+# Pulumi.<stack>.yaml, if any (read by stack_setting: `pulumi config` needs the stack
+# to exist, and nothing may be created before the checks are done).
+load_stack_settings() {
+  STACK_SETTINGS=""
   if stack_exists; then
-    settings="$(pulumi config --json --stack "${stack}")" || exit 1
-    STACK_SETTINGS="${settings}" python3 -c 'import json, os, sys
+    STACK_SETTINGS="$(pulumi config --json --stack "${stack}")" || exit 1
+  fi
+  STACK_SETTINGS_LOADED=true
+}
+
+# stack_setting KEY DEFAULT: a plain setting of the stack (items-audit:KEY).
+stack_setting() {
+  local key="items-audit:$1" default="$2"
+  if [[ "${STACK_SETTINGS_LOADED:-}" != true ]]; then
+    echo "stack_setting before load_stack_settings" >&2
+    exit 1
+  fi
+  if [[ -n "${STACK_SETTINGS}" ]]; then
+    STACK_SETTINGS="${STACK_SETTINGS}" python3 -c 'import json, os, sys
 entry = json.loads(os.environ["STACK_SETTINGS"]).get(sys.argv[1])
 print(sys.argv[2] if entry is None or entry.get("secret") else entry["value"])' "${key}" "${default}"
   elif [[ -f "Pulumi.${stack}.yaml" ]]; then
