@@ -11,8 +11,8 @@ import subprocess
 import pytest
 import yaml
 
-from tests.repository.stand_in_tools import Tools
 from tests.support.repository_files import REPOSITORY
+from tests.support.standin_commands import Tools
 
 CD = REPOSITORY / ".github" / "workflows" / "cd.yml"
 STACK = "acme/items-audit/production"
