@@ -30,6 +30,10 @@ DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 STORAGE_SIZE = re.compile(r"[1-9][0-9]*(Ki|Mi|Gi|Ti)")
 IMAGE_BY_DIGEST = re.compile(r"[^@\s]+@sha256:[0-9a-f]{64}")
 
+# audit_logs_delete_expired (database/0002_audit_retention.sql) refuses less than a day.
+MIN_RETENTION_DAYS = 1
+MAX_RETENTION_DAYS = 3650
+
 # Keys whose value is a secret (`pulumi config set --secret`).
 SECRET_KEYS = frozenset({"registry_password", "database_url"})
 
@@ -63,6 +67,9 @@ class StackConfig:
     # A superuser URL of an external PostgreSQL (secret); None runs PostgreSQL in the cluster.
     database_url: pulumi.Output | None = None
     postgres_storage: str = "1Gi"
+    # Days an audit event is kept in audit_logs before the audit-retention CronJob
+    # deletes it (DESIGN §4). The volume must hold this many days of events.
+    audit_retention_days: int = 14
     storage_class: str | None = None
     monitoring: bool = True
     # PodMonitors and a PrometheusRule for a cluster that runs the Prometheus Operator
@@ -105,6 +112,11 @@ class StackConfig:
         if self.items_replicas < 2:
             raise ValueError(
                 "items_replicas must be at least 2: a rolling update or a drain keeps one serving"
+            )
+        if not MIN_RETENTION_DAYS <= self.audit_retention_days <= MAX_RETENTION_DAYS:
+            raise ValueError(
+                f"audit_retention_days must be from {MIN_RETENTION_DAYS} to {MAX_RETENTION_DAYS},"
+                f" not {self.audit_retention_days}"
             )
         if self.audit_replicas < 1:
             raise ValueError("audit_replicas must be at least 1")

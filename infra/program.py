@@ -38,6 +38,7 @@ from infra.prometheus_operator import (
     PrometheusOperatorMonitoringArgs,
     ScrapedService,
 )
+from infra.retention_job import RetentionJob, RetentionJobArgs
 from infra.schema_job import AUDIT_ROLE, ITEMS_ROLE, SchemaJob, SchemaJobArgs
 from infra.service import FlaskService, FlaskServiceArgs, peak_database_connections
 
@@ -172,7 +173,19 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
             endpoint=endpoint,
             items_password=credentials.items_db_password,
             audit_password=credentials.audit_db_password,
+            retention_password=credentials.retention_db_password,
             depends_on=[database],
+        ),
+        opts=in_ns,
+    )
+    RetentionJob(
+        "audit-retention",
+        RetentionJobArgs(
+            namespace=ns,
+            endpoint=endpoint,
+            password=credentials.retention_db_password,
+            retention_days=cfg.audit_retention_days,
+            depends_on=[schema.job],
         ),
         opts=in_ns,
     )

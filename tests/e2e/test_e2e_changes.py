@@ -65,7 +65,7 @@ def test_a_one_line_code_change_updates_only_its_own_deployment(deployed, clone,
 
 def test_a_new_migration_runs_a_new_job_and_leaves_the_services_alone(deployed, clone):
     before = jobs(deployed)
-    migration = clone / "database" / "0002_e2e_colour.sql"
+    migration = clone / "database" / "0099_e2e_colour.sql"
     migration.write_text("ALTER TABLE items ADD COLUMN IF NOT EXISTS colour text;\n")
     steps = changed(deployed.preview_steps())
     replaced_or_created = {name for name, operation in steps.items() if JOB in name}
@@ -81,7 +81,7 @@ def test_a_new_migration_runs_a_new_job_and_leaves_the_services_alone(deployed, 
     ).check()
     assert status.stdout == "1"
     assert (
-        "0002_e2e_colour.sql"
+        "0099_e2e_colour.sql"
         in deployed.kubectl("get", "configmap", after[0], "-n", NAMESPACE, "-o", "jsonpath={.data}")
         .check()
         .stdout
