@@ -69,7 +69,7 @@ class StackConfig:
     postgres_storage: str = "1Gi"
     # Days an audit event is kept in audit_logs before the audit-retention CronJob
     # deletes it (DESIGN §4). The volume must hold this many days of events.
-    audit_retention_days: int = 14
+    audit_retention_days: int = 7
     storage_class: str | None = None
     monitoring: bool = True
     # PodMonitors and a PrometheusRule for a cluster that runs the Prometheus Operator

@@ -74,7 +74,7 @@ def test_the_job_runs_hourly_one_run_at_a_time_with_the_stacks_retention(objects
     spec = _cron_job(objects)["spec"]
     assert spec["schedule"] == "17 * * * *"
     assert spec["concurrencyPolicy"] == "Forbid"
-    assert _env(objects)["AUDIT_RETENTION_DAYS"] == "14"
+    assert _env(objects)["AUDIT_RETENTION_DAYS"] == "7"
 
 
 def test_the_retention_period_is_a_stack_setting():
@@ -87,20 +87,20 @@ def test_the_job_deletes_every_event_stored_longer_ago_than_the_period_and_nothi
 ):
     database.query("TRUNCATE audit_logs; SELECT 1")
     expired = BATCH_SIZE + 1200  # more than one batch
-    _store_events(database, expired, days_ago=14.01)
-    _store_events(database, 700, days_ago=13.99)
+    _store_events(database, expired, days_ago=7.01)
+    _store_events(database, 700, days_ago=6.99)
     _store_events(database, 300, days_ago=0)
 
     result = _run_job(objects, tmp_path, database)
 
     assert result.returncode == 0, result.stderr
     assert (
-        f"audit retention: deleted {expired} audit_logs rows stored more than 14 days ago"
+        f"audit retention: deleted {expired} audit_logs rows stored more than 7 days ago"
         in result.stdout
     )
     assert database.count("audit_logs") == 1000
     assert database.query(
-        "SELECT count(*) FROM audit_logs WHERE created_at < now() - interval '14 days'"
+        "SELECT count(*) FROM audit_logs WHERE created_at < now() - interval '7 days'"
     ) == [(0,)]
     again = _run_job(objects, tmp_path, database)
     assert "deleted 0 audit_logs rows" in again.stdout
