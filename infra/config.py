@@ -27,7 +27,8 @@ KIND_HOST_PORTS = {ITEMS_NODE_PORT: 8080, GRAFANA_NODE_PORT: 3000, PROMETHEUS_NO
 
 # A namespace name is an RFC 1123 DNS label; a size a Kubernetes quantity in bytes.
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-STORAGE_SIZE = re.compile(r"[1-9][0-9]*(Ki|Mi|Gi|Ti)")
+STORAGE_SIZE = re.compile(r"([1-9][0-9]*)(Ki|Mi|Gi|Ti)")
+STORAGE_UNITS = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
 IMAGE_BY_DIGEST = re.compile(r"[^@\s]+@sha256:[0-9a-f]{64}")
 
 # audit_logs_delete_expired (database/0002_audit_retention.sql) refuses less than a day.
@@ -120,6 +121,11 @@ class StackConfig:
             )
         if self.audit_replicas < 1:
             raise ValueError("audit_replicas must be at least 1")
+
+    @property
+    def postgres_storage_bytes(self) -> int:
+        number, unit = STORAGE_SIZE.fullmatch(self.postgres_storage).groups()
+        return int(number) * STORAGE_UNITS[unit]
 
     @property
     def context(self) -> str | None:

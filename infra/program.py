@@ -150,6 +150,7 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
             PostgresArgs(
                 namespace=ns,
                 storage=cfg.postgres_storage,
+                storage_bytes=cfg.postgres_storage_bytes,
                 storage_class=cfg.storage_class,
                 peak_service_connections=peak_connections,
             ),
@@ -198,6 +199,10 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
         database_url=endpoint.url_for(AUDIT_ROLE, credentials.audit_db_password),
         audit_token=credentials.audit_token,
         log_level=cfg.log_level,
+        # Exported for the storage alert; an external server's volume is not ours to know.
+        env={"DATABASE_VOLUME_BYTES": str(cfg.postgres_storage_bytes)}
+        if cfg.database_url is None
+        else {},
         image_pull_secret=pull_secret,
         depends_on=[schema.job, *audit_image.ready],
     )

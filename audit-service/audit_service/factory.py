@@ -3,6 +3,7 @@
 from flask import Flask
 
 from audit_service import api
+from audit_service.database_size import DatabaseSize, register_database_size
 from audit_service.openapi import DOCUMENT
 from audit_service.settings import Settings
 from audit_service.validation import MAX_BODY_BYTES
@@ -21,5 +22,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app = create_base_app(__name__, database, DOCUMENT, max_body_bytes=MAX_BODY_BYTES)
     app.config["AUDIT_TOKEN"] = settings.audit_token
+    register_database_size(app, DatabaseSize(database, settings.database_volume_bytes))
     app.register_blueprint(api.blueprint)
     return app

@@ -23,6 +23,10 @@ EXPECTED_ALERTS = {
     "AuditEventIdConflicts",
     "TargetDown",
     "PostgresUnreachable",
+    "DatabaseFillingUp",
+    "DatabaseFullWithinADay",
+    "DatabaseVolumeFillingUp",
+    "DatabaseVolumeFullWithinADay",
 }
 
 
