@@ -150,3 +150,33 @@ def test_the_jobs_role_can_only_delete_events_older_than_a_day(database, stateme
     with pytest.raises(psycopg2.Error) as error:
         _as_retention_role(database, statement)
     assert refusal in str(error.value)
+
+
+def test_with_the_job_running_the_trail_stops_growing_after_its_first_period(
+    objects, tmp_path, database
+):
+    """Each cycle stores a period's events, then the job deletes them and the table
+    is vacuumed (what autovacuum does at 1 % dead rows, migration 0002)."""
+    database.query("TRUNCATE audit_logs; SELECT 1")
+    sizes = []
+    for _ in range(4):
+        _store_events(database, 20_000, days_ago=8)
+        sizes.append(
+            database.query("SELECT pg_relation_size('audit_logs'), pg_indexes_size('audit_logs')")[
+                0
+            ]
+        )
+        assert _run_job(objects, tmp_path, database).returncode == 0
+        with closing(database.connect()) as connection, connection.cursor() as cursor:
+            cursor.execute("VACUUM audit_logs")
+
+    print(f"\n(table, indexes) in bytes after each period of 20,000 events: {sizes}")
+    # The table's space is reused at once; an index's emptied pages only from the
+    # vacuum after next, so the indexes settle at about twice their first size.
+    assert {table for table, _ in sizes} == {sizes[0][0]}
+    first_indexes = sizes[0][1]
+    assert sizes[-1][1] <= 2.2 * first_indexes
+    assert sizes[-1][1] - sizes[-2][1] <= 0.05 * first_indexes
+    assert database.query("SELECT reloptions FROM pg_class WHERE oid = 'audit_logs'::regclass") == [
+        (["autovacuum_vacuum_scale_factor=0.01", "autovacuum_vacuum_threshold=1000"],)
+    ]
