@@ -5,7 +5,7 @@ a new password reaches the role step and rolls the pods that use it."""
 import json
 
 from tests.e2e.conftest import build_and_push
-from tests.e2e.stack import NAMESPACE
+from tests.e2e.stack import NAMESPACE, SCHEMA_JOBS
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 JOB = "kubernetes:batch/v1:Job"
@@ -24,8 +24,16 @@ def changed(steps: list[dict]) -> dict[str, str]:
 
 
 def jobs(stack) -> list[str]:
+    """The schema Jobs (the retention CronJob's hourly Jobs are not counted)."""
     result = stack.kubectl(
-        "get", "jobs", "-n", NAMESPACE, "-o", "jsonpath={.items[*].metadata.name}"
+        "get",
+        "jobs",
+        "-n",
+        NAMESPACE,
+        "-l",
+        SCHEMA_JOBS,
+        "-o",
+        "jsonpath={.items[*].metadata.name}",
     ).check()
     return result.stdout.split()
 
