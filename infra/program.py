@@ -199,10 +199,15 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
         database_url=endpoint.url_for(AUDIT_ROLE, credentials.audit_db_password),
         audit_token=credentials.audit_token,
         log_level=cfg.log_level,
-        # Exported for the storage alert; an external server's volume is not ours to know.
-        env={"DATABASE_VOLUME_BYTES": str(cfg.postgres_storage_bytes)}
-        if cfg.database_url is None
-        else {},
+        # Exported for the storage alerts; an external server's volume is not ours to know.
+        env={
+            "AUDIT_RETENTION_DAYS": str(cfg.audit_retention_days),
+            **(
+                {"DATABASE_VOLUME_BYTES": str(cfg.postgres_storage_bytes)}
+                if cfg.database_url is None
+                else {}
+            ),
+        },
         image_pull_secret=pull_secret,
         depends_on=[schema.job, *audit_image.ready],
     )

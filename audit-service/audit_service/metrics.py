@@ -21,6 +21,17 @@ DATABASE_VOLUME_SIZE = Gauge(
     "(the in-cluster PostgreSQL's claim); 0 when it does not.",
     multiprocess_mode="livemax",
 )
+AUDIT_OLDEST_EVENT_AGE = Gauge(
+    "audit_oldest_event_age_seconds",
+    "Age of the oldest event in audit_logs (since it was stored); 0 when there is none.",
+    multiprocess_mode="livemax",
+)
+AUDIT_RETENTION = Gauge(
+    "audit_retention_seconds",
+    "How long audit_logs keeps an event (AUDIT_RETENTION_DAYS), when the deployment "
+    "tells it; 0 when it does not.",
+    multiprocess_mode="livemax",
+)
 
 # Series that exist from the start, at 0, so that rate() and alerts see the first rejection.
 for _result in ("stored", "duplicate", "rejected", "conflict"):

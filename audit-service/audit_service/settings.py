@@ -12,6 +12,8 @@ class Settings:
     audit_token: str
     # The size of the database's volume, when known: exported for the storage alert.
     database_volume_bytes: int | None = None
+    # The audit trail's retention period (the retention CronJob's), for the retention alert.
+    audit_retention_days: int | None = None
 
     @classmethod
     def from_env(cls, env: config.Environment = os.environ) -> "Settings":
@@ -20,4 +22,5 @@ class Settings:
             audit_token=config.audit_token(env),
             database_volume_bytes=config.integer(env, "DATABASE_VOLUME_BYTES", 0, 0, 2**63 - 1)
             or None,
+            audit_retention_days=config.integer(env, "AUDIT_RETENTION_DAYS", 0, 0, 3650) or None,
         )

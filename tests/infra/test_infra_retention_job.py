@@ -77,9 +77,14 @@ def test_the_job_runs_hourly_one_run_at_a_time_with_the_stacks_retention(objects
     assert _env(objects)["AUDIT_RETENTION_DAYS"] == "7"
 
 
-def test_the_retention_period_is_a_stack_setting():
+def test_the_retention_period_is_a_stack_setting_audit_service_knows_too():
     objects = mock_runtime.run({"items-audit:audit_retention_days": "90"}).kubernetes_objects()
     assert _env(objects)["AUDIT_RETENTION_DAYS"] == "90"
+    audit = find(objects, "Deployment", "audit-service")["spec"]["template"]["spec"]
+    audit_env = {
+        variable["name"]: variable.get("value") for variable in audit["containers"][0]["env"]
+    }
+    assert audit_env["AUDIT_RETENTION_DAYS"] == "90"
 
 
 def test_the_job_deletes_every_event_stored_longer_ago_than_the_period_and_nothing_younger(

@@ -27,6 +27,7 @@ EXPECTED_ALERTS = {
     "DatabaseFullWithinADay",
     "DatabaseVolumeFillingUp",
     "DatabaseVolumeFullWithinADay",
+    "AuditRetentionNotRunning",
 }
 
 

@@ -101,6 +101,13 @@ def test_the_database_volume_size_is_known_only_when_given():
         AuditSettings.from_env({**VALID, "DATABASE_VOLUME_BYTES": "1Gi"})
 
 
+def test_the_retention_period_is_known_only_when_given():
+    assert AuditSettings.from_env(VALID).audit_retention_days is None
+    assert AuditSettings.from_env({**VALID, "AUDIT_RETENTION_DAYS": "7"}).audit_retention_days == 7
+    with pytest.raises(ConfigError, match="AUDIT_RETENTION_DAYS must be between 0 and 3650"):
+        AuditSettings.from_env({**VALID, "AUDIT_RETENTION_DAYS": "5000"})
+
+
 @pytest.mark.parametrize(
     "env, address",
     [
