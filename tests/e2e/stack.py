@@ -19,6 +19,8 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "items-
 KUBECONFIG = CACHE / "e2e-cluster" / "kubeconfig"
 CONTEXT = "items-audit-e2e"
 NAMESPACE = "items-audit"
+# The schema Jobs' label: the audit-retention CronJob makes Jobs of its own every hour.
+SCHEMA_JOBS = "app.kubernetes.io/name=postgres-schema"
 # Every kind the program creates, as kubectl names them.
 LIVE_KINDS = (
     "namespaces",
@@ -28,6 +30,7 @@ LIVE_KINDS = (
     "deployments.apps",
     "statefulsets.apps",
     "jobs.batch",
+    "cronjobs.batch",
     "poddisruptionbudgets.policy",
     "networkpolicies.networking.k8s.io",
     "serviceaccounts",
@@ -178,7 +181,7 @@ class E2EStack:
 
     def live(self) -> list[dict]:
         """Every object of the stack in the cluster: those labelled as its part, and
-        the namespace."""
+        the namespace; not the Jobs the retention CronJob starts on its schedule."""
         result = self.kubectl(
             "get",
             ",".join(LIVE_KINDS),
@@ -186,7 +189,13 @@ class E2EStack:
             "--selector=app.kubernetes.io/part-of=items-audit",
             "--output=json",
         ).check()
-        return json.loads(result.stdout)["items"]
+        return [
+            item
+            for item in json.loads(result.stdout)["items"]
+            if not any(
+                owner["kind"] == "CronJob" for owner in item["metadata"].get("ownerReferences", [])
+            )
+        ]
 
     def namespace_exists(self) -> bool:
         return self.kubectl("get", "namespace", NAMESPACE).returncode == 0

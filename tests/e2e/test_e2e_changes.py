@@ -5,7 +5,7 @@ a new password reaches the role step and rolls the pods that use it."""
 import json
 
 from tests.e2e.conftest import build_and_push
-from tests.e2e.stack import NAMESPACE
+from tests.e2e.stack import NAMESPACE, SCHEMA_JOBS
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 JOB = "kubernetes:batch/v1:Job"
@@ -24,8 +24,16 @@ def changed(steps: list[dict]) -> dict[str, str]:
 
 
 def jobs(stack) -> list[str]:
+    """The schema Jobs (the retention CronJob's hourly Jobs are not counted)."""
     result = stack.kubectl(
-        "get", "jobs", "-n", NAMESPACE, "-o", "jsonpath={.items[*].metadata.name}"
+        "get",
+        "jobs",
+        "-n",
+        NAMESPACE,
+        "-l",
+        SCHEMA_JOBS,
+        "-o",
+        "jsonpath={.items[*].metadata.name}",
     ).check()
     return result.stdout.split()
 
@@ -65,7 +73,7 @@ def test_a_one_line_code_change_updates_only_its_own_deployment(deployed, clone,
 
 def test_a_new_migration_runs_a_new_job_and_leaves_the_services_alone(deployed, clone):
     before = jobs(deployed)
-    migration = clone / "database" / "0002_e2e_colour.sql"
+    migration = clone / "database" / "0099_e2e_colour.sql"
     migration.write_text("ALTER TABLE items ADD COLUMN IF NOT EXISTS colour text;\n")
     steps = changed(deployed.preview_steps())
     replaced_or_created = {name for name, operation in steps.items() if JOB in name}
@@ -81,7 +89,7 @@ def test_a_new_migration_runs_a_new_job_and_leaves_the_services_alone(deployed, 
     ).check()
     assert status.stdout == "1"
     assert (
-        "0002_e2e_colour.sql"
+        "0099_e2e_colour.sql"
         in deployed.kubectl("get", "configmap", after[0], "-n", NAMESPACE, "-o", "jsonpath={.data}")
         .check()
         .stdout

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.e2e.stack import CACHE, NAMESPACE
+from tests.e2e.stack import CACHE, NAMESPACE, SCHEMA_JOBS
 
 KWOK_PIDS = CACHE / "e2e-cluster" / "kwok" / "clusters" / "items-audit-e2e" / "pids"
 
@@ -31,7 +31,7 @@ def failing_pods_of_the_new_job(stack, previous_jobs: set[str], deadline: float)
             "-n",
             NAMESPACE,
             "-l",
-            "app.kubernetes.io/name=postgres-schema",
+            SCHEMA_JOBS,
             "-o",
             "jsonpath={range .items[*]}{.metadata.name} {.metadata.labels.job-name}"
             " {.status.phase}{'\\n'}{end}",
@@ -55,6 +55,8 @@ def failing_pods_of_the_new_job(stack, previous_jobs: set[str], deadline: float)
             "jobs",
             "-n",
             NAMESPACE,
+            "-l",
+            SCHEMA_JOBS,
             "-o",
             "jsonpath={range .items[*]}{.metadata.name}={.status.failed}{'\\n'}{end}",
         ).check()
@@ -68,7 +70,16 @@ def failing_pods_of_the_new_job(stack, previous_jobs: set[str], deadline: float)
 
 def test_a_failed_migration_job_is_replaced_and_run_again_by_the_next_make_up(deployed, clone):
     previous = set(
-        deployed.kubectl("get", "jobs", "-n", NAMESPACE, "-o", "jsonpath={.items[*].metadata.name}")
+        deployed.kubectl(
+            "get",
+            "jobs",
+            "-n",
+            NAMESPACE,
+            "-l",
+            SCHEMA_JOBS,
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        )
         .check()
         .stdout.split()
     )
@@ -90,7 +101,16 @@ def test_a_failed_migration_job_is_replaced_and_run_again_by_the_next_make_up(de
 
     assert second.returncode == 0, second.stdout + second.stderr
     [job] = set(
-        deployed.kubectl("get", "jobs", "-n", NAMESPACE, "-o", "jsonpath={.items[*].metadata.name}")
+        deployed.kubectl(
+            "get",
+            "jobs",
+            "-n",
+            NAMESPACE,
+            "-l",
+            SCHEMA_JOBS,
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        )
         .check()
         .stdout.split()
     )
