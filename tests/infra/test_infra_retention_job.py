@@ -12,7 +12,7 @@ from infra import mock_runtime
 from infra.retention_job import BATCH_SIZE, SCRIPTS_DIR
 from infra.schema_job import RETENTION_ROLE
 from tests.infra.k8s_objects import containers, find, pod_templates
-from tests.support.database import SERVER, create_database, drop_database
+from tests.support.database import create_database, drop_database
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def _run_job(objects, tmp_path, database, **env) -> subprocess.CompletedProcess:
         (tmp_path / name).write_text(text.replace(SCRIPTS_DIR, str(tmp_path)))
     service = _env(objects)["PGSERVICE"]
     (tmp_path / "pg_service.conf").write_text(
-        f"[{service}]\nhost={SERVER['host']}\nport={SERVER['port']}\n"
+        f"[{service}]\nhost={database.host}\nport={database.port}\n"
         f"dbname={database.name}\nuser={RETENTION_ROLE}\n"
     )
     return subprocess.run(
@@ -124,7 +124,7 @@ def _as_retention_role(database, sql: str):
     with (
         closing(
             psycopg2.connect(
-                host=SERVER["host"], port=SERVER["port"], user=RETENTION_ROLE, dbname=database.name
+                host=database.host, port=database.port, user=RETENTION_ROLE, dbname=database.name
             )
         ) as connection,
         connection.cursor() as cursor,
