@@ -28,6 +28,9 @@ THREADS_PER_WORKER = 8
 DEFAULT_WORKERS = 2
 
 
+UNTRUSTED_ID_MAX_LENGTH = 128
+
+
 class JsonAccessLogger(Logger):
     """gunicorn's logger, writing one structured access line per request."""
 
@@ -38,10 +41,17 @@ class JsonAccessLogger(Logger):
         request_id = next(
             (value for name, value in resp.headers if name.lower() == "x-request-id"), None
         )
+        client_request_id = environ.get("HTTP_X_CLIENT_REQUEST_ID")
         self.access_log.info(
             "request",
             extra={
                 "request_id": request_id,
+                # What the client sent as its own X-Request-ID, passed on by the
+                # pod's proxy (which sets X-Request-ID itself): for finding a
+                # request a client quotes, never trusted as the request's id.
+                "untrusted_client_request_id": client_request_id[:UNTRUSTED_ID_MAX_LENGTH]
+                if client_request_id
+                else None,
                 "method": environ.get("REQUEST_METHOD"),
                 # A request gunicorn refuses has no PATH_INFO, only its parsed path.
                 "path": environ.get("PATH_INFO", req.path),
