@@ -19,7 +19,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     database = Database(
         settings.database_url, max_connections=MAX_DB_CONNECTIONS, application_name="audit-service"
     )
-    app = create_base_app(__name__, database, DOCUMENT, max_body_bytes=MAX_BODY_BYTES)
+    app = create_base_app(
+        __name__, database, DOCUMENT, max_body_bytes=MAX_BODY_BYTES, ops_port=settings.ops_port
+    )
     app.config["AUDIT_TOKEN"] = settings.audit_token
     app.register_blueprint(api.blueprint)
     return app

@@ -5,6 +5,10 @@ from dataclasses import dataclass
 
 from service_common import config
 
+PORT = 8080
+# Probes and metrics (DESIGN §2): a port no Kubernetes Service exposes.
+OPS_PORT = 9080
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -15,6 +19,7 @@ class Settings:
     # address is taken from that many entries from its end. 0: from the TCP
     # peer, so that no client can claim another address.
     trusted_proxy_count: int = 0
+    ops_port: int = OPS_PORT
 
     @classmethod
     def from_env(cls, env: config.Environment = os.environ) -> "Settings":
@@ -23,4 +28,5 @@ class Settings:
             audit_service_url=config.http_url(env, "AUDIT_SERVICE_URL"),
             audit_token=config.audit_token(env),
             trusted_proxy_count=config.integer(env, "TRUSTED_PROXY_COUNT", 0, 0, 5),
+            ops_port=config.ops_port(env, OPS_PORT),
         )

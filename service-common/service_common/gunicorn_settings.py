@@ -92,15 +92,34 @@ def wipe_metrics_directory(directory: str) -> None:
         os.remove(path)
 
 
+def _bind(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
 def gunicorn_settings(
-    service_name: str, default_port: int, load_service_settings: Callable[[], object]
+    service_name: str,
+    default_port: int,
+    load_service_settings: Callable[[], object],
+    default_ops_port: int | None = None,
 ) -> dict:
     """The settings, after checking the service's own: a bad one stops the master
-    here with one clear line, rather than every worker with a traceback."""
+    here with one clear line, rather than every worker with a traceback.
+
+    With default_ops_port (both services), gunicorn listens on two ports: the
+    service's (PORT, on BIND_ADDRESS) and the operations port (OPS_PORT, on
+    OPS_BIND_ADDRESS, by default the same address), where probes and metrics
+    are served (operational_routes.py)."""
     try:
         load_service_settings()
         address = config.bind_address(os.environ)
         port = config.integer(os.environ, "PORT", default_port, 1, 65535)
+        binds = [_bind(address, port)]
+        if default_ops_port is not None:
+            ops_address = config.bind_address(os.environ, "OPS_BIND_ADDRESS", default=address)
+            ops_port = config.ops_port(os.environ, default_ops_port)
+            if ops_port == port:
+                raise config.ConfigError(f"OPS_PORT must differ from PORT ({port})")
+            binds.append(_bind(ops_address, ops_port))
         workers = config.integer(os.environ, "WEB_CONCURRENCY", DEFAULT_WORKERS, 1, 64)
         level = config.log_level(os.environ)
     except config.ConfigError as error:
@@ -124,7 +143,7 @@ def gunicorn_settings(
         multiprocess.mark_process_dead(worker.pid, metrics_directory)
 
     return {
-        "bind": [f"[{address}]:{port}" if ":" in address else f"{address}:{port}"],
+        "bind": binds,
         "workers": workers,
         "worker_class": "gthread",
         "threads": THREADS_PER_WORKER,

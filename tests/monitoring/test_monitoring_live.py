@@ -307,6 +307,8 @@ def test_alert_rules_evaluate_cleanly_on_live_data(stack):
 
 
 def test_dashboard_and_rules_use_only_metric_names_the_services_export(stack):
-    exported = {name for url in (stack.items.url, stack.audit.url) for name, _ in scrape(url)}
+    exported = {
+        name for url in (stack.items.ops_url, stack.audit.ops_url) for name, _ in scrape(url)
+    }
     missing = exported_names_needed() - exported
     assert not missing, f"read by the dashboard or the rules but not exported: {sorted(missing)}"
