@@ -135,10 +135,10 @@ def test_every_result_of_audit_service_is_counted_from_the_start(database):
 def test_metrics_are_served_on_the_operations_port_only(items, audit):
     for service in (items, audit):
         on_service_port = requests.get(f"{service.url}/metrics", timeout=5)
-        on_ops_port = requests.get(f"{service.ops_url}/metrics", timeout=5)
-
         assert on_service_port.status_code == 404
         assert on_service_port.headers["Content-Type"] == "application/problem+json"
+
+        on_ops_port = requests.get(f"{service.ops_url}/metrics", timeout=5)
         assert on_ops_port.status_code == 200
         assert "http_request_duration_seconds" in on_ops_port.text
 

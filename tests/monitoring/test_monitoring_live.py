@@ -48,8 +48,8 @@ def prometheus_config(pod_templates, items, audit) -> dict:
             pod_templates[f"{workload}/{name}"], NAMESPACE, f"{name}-0", "127.0.0.1", port
         )
         for workload, name, port in [
-            ("Deployment", "items-service", items.port),
-            ("Deployment", "audit-service", audit.port),
+            ("Deployment", "items-service", items.ops_port),
+            ("Deployment", "audit-service", audit.ops_port),
             ("StatefulSet", "postgres", 5432),
         ]
     ]
@@ -197,7 +197,7 @@ def test_prometheus_scrapes_opted_in_pods_labelled_by_namespace_pod_and_service(
         assert target["labels"]["job"] == "kubernetes-pods"
         assert (
             target["scrapeUrl"]
-            == f"http://127.0.0.1:{getattr(stack, service.split('-')[0]).port}/metrics"
+            == f"http://127.0.0.1:{getattr(stack, service.split('-')[0]).ops_port}/metrics"
         )
     dropped = [
         target["discoveredLabels"]["__meta_kubernetes_pod_name"]
