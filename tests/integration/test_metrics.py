@@ -143,6 +143,15 @@ def test_metrics_are_served_on_the_operations_port_only(items, audit):
         assert "http_request_duration_seconds" in on_ops_port.text
 
 
+def test_no_header_reaches_the_metrics_through_the_service_port(items):
+    """Requests are routed to the operations app by the port that accepted them."""
+    forged_host = {"Host": f"127.0.0.1:{items.ops_port}"}
+
+    response = requests.get(f"{items.url}/metrics", headers=forged_host, timeout=5)
+
+    assert response.status_code == 404
+
+
 def test_the_operations_port_serves_probes_and_metrics_and_nothing_else(items):
     assert requests.get(f"{items.ops_url}/healthz", timeout=5).json() == {"status": "ok"}
     assert requests.get(f"{items.ops_url}/readyz", timeout=5).json() == {"status": "ready"}
