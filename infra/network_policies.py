@@ -51,6 +51,8 @@ class NetworkPoliciesArgs:
 def system_flows(
     items_port: int,
     audit_port: int,
+    items_ops_port: int,
+    audit_ops_port: int,
     in_cluster_database: bool,
     monitoring: bool,
     operator_namespace: str | None = None,
@@ -68,9 +70,9 @@ def system_flows(
         flows += [Flow(client, database.NAME, database.PORT) for client in database_clients]
     if monitoring:
         flows += [
-            # Scrapes: each service's metrics are served on its own port.
-            Flow(prometheus.NAME, "items-service", items_port),
-            Flow(prometheus.NAME, "audit-service", audit_port),
+            # Scrapes: each service's metrics are served on its operations port.
+            Flow(prometheus.NAME, "items-service", items_ops_port),
+            Flow(prometheus.NAME, "audit-service", audit_ops_port),
             # Both UIs are published on node ports for the person running the stack.
             Flow(OUTSIDE, prometheus.NAME, prometheus.PROMETHEUS_PORT),
             Flow(OUTSIDE, grafana.NAME, grafana.GRAFANA_PORT),
@@ -78,8 +80,8 @@ def system_flows(
         ]
     if operator_namespace is not None:
         flows += [
-            Flow(prometheus.NAME, "items-service", items_port, operator_namespace),
-            Flow(prometheus.NAME, "audit-service", audit_port, operator_namespace),
+            Flow(prometheus.NAME, "items-service", items_ops_port, operator_namespace),
+            Flow(prometheus.NAME, "audit-service", audit_ops_port, operator_namespace),
         ]
     return flows
 

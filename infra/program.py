@@ -45,6 +45,9 @@ from infra.service import FlaskService, FlaskServiceArgs, peak_database_connecti
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ITEMS_PORT = 8080
 AUDIT_PORT = 8081
+# Probes and metrics: ports no Service exposes (DESIGN §2).
+ITEMS_OPS_PORT = 9080
+AUDIT_OPS_PORT = 9081
 # Each gunicorn worker's connection pool (MAX_DB_CONNECTIONS in the services'
 # factory.py; tests/infra checks they agree): the database's budget counts them.
 ITEMS_CONNECTIONS_PER_WORKER = 10
@@ -195,6 +198,7 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
         namespace=ns,
         image=audit_image.ref,
         port=AUDIT_PORT,
+        ops_port=AUDIT_OPS_PORT,
         replicas=cfg.audit_replicas,
         database_url=endpoint.url_for(AUDIT_ROLE, credentials.audit_db_password),
         audit_token=credentials.audit_token,
@@ -217,6 +221,7 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
         namespace=ns,
         image=items_image.ref,
         port=ITEMS_PORT,
+        ops_port=ITEMS_OPS_PORT,
         replicas=cfg.items_replicas,
         database_url=endpoint.url_for(ITEMS_ROLE, credentials.items_db_password),
         audit_token=credentials.audit_token,
@@ -239,6 +244,8 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
             flows=system_flows(
                 ITEMS_PORT,
                 AUDIT_PORT,
+                ITEMS_OPS_PORT,
+                AUDIT_OPS_PORT,
                 in_cluster_database=cfg.database_url is None,
                 monitoring=cfg.monitoring,
                 operator_namespace=cfg.prometheus_operator_namespace
@@ -286,8 +293,8 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
             PrometheusOperatorMonitoringArgs(
                 namespace=ns,
                 services=[
-                    ScrapedService("items-service", "http"),
-                    ScrapedService("audit-service", "http"),
+                    ScrapedService("items-service", "ops"),
+                    ScrapedService("audit-service", "ops"),
                 ],
                 rule_groups=monitoring.rule_groups(),
                 labels={"release": release} if release else {},

@@ -25,6 +25,8 @@ class FlaskServiceArgs:
     namespace: pulumi.Input[str]
     image: pulumi.Input[str]
     port: int
+    # Probes and metrics (OPS_PORT, DESIGN §2): a container port no Service exposes.
+    ops_port: int
     replicas: int
     database_url: pulumi.Output  # secret, with this service's own role
     audit_token: pulumi.Output  # secret
@@ -68,6 +70,7 @@ class FlaskService(pulumi.ComponentResource):
         proxy = args.front_proxy
         env = {
             "PORT": str(args.port),
+            "OPS_PORT": str(args.ops_port),
             "LOG_LEVEL": args.log_level,
             "WEB_CONCURRENCY": str(WORKERS),
             "DATABASE_URL_FILE": f"{SECRETS_DIR}/database-url",
@@ -76,18 +79,25 @@ class FlaskService(pulumi.ComponentResource):
         }
         if proxy is not None:
             # Reachable only through the proxy (the image listens on every address
-            # of the pod), which tells it the client's address.
-            env.update(PORT=str(UPSTREAM_PORT), BIND_ADDRESS="127.0.0.1", TRUSTED_PROXY_COUNT="1")
-        # Probes reach gunicorn on the pod's port: directly, or through the proxy
-        # (a named port would have to be the probed container's own).
-        probe_port = "http" if proxy is None else args.port
+            # of the pod), which tells it the client's address; its operations
+            # port stays on the pod's addresses, for the kubelet and Prometheus.
+            env.update(
+                PORT=str(UPSTREAM_PORT),
+                BIND_ADDRESS="127.0.0.1",
+                OPS_BIND_ADDRESS="0.0.0.0",  # noqa: S104 (the pod's own addresses)
+                TRUSTED_PROXY_COUNT="1",
+            )
+        ops_port = k8s.core.v1.ContainerPortArgs(name="ops", container_port=args.ops_port)
+        # Probes reach gunicorn on its operations port, never through the proxy,
+        # whose per-client limits could refuse them.
+        probe_port = "ops"
         container = k8s.core.v1.ContainerArgs(
             name=args.name,
             image=args.image,
             image_pull_policy="IfNotPresent",
-            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=args.port)]
+            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=args.port), ops_port]
             if proxy is None
-            else None,
+            else [ops_port],
             env=[k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in env.items()],
             volume_mounts=[
                 pods.mount("secrets", SECRETS_DIR),
@@ -129,7 +139,7 @@ class FlaskService(pulumi.ComponentResource):
                         annotations={
                             **pods.secret_checksum_annotation(secret_data),
                             "prometheus.io/scrape": "true",
-                            "prometheus.io/port": str(args.port),
+                            "prometheus.io/port": str(args.ops_port),
                             "prometheus.io/path": "/metrics",
                         },
                     ),

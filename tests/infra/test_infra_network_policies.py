@@ -11,15 +11,18 @@ from tests.infra.k8s_objects import containers, pod_templates
 
 OUTSIDE = "outside the namespace"
 
-# DESIGN §7: items from anywhere outside on its port, and from Prometheus; audit
-# only from items and Prometheus; Postgres only from items, audit and the schema
-# Job; Prometheus from its users (node port) and Grafana; Grafana from its users.
+# DESIGN §7: items from anywhere outside on its port; audit only from items; each
+# service's operations port (metrics) from Prometheus only; Postgres only from
+# items, audit and the schema Job; Prometheus from its users (node port) and
+# Grafana; Grafana from its users.
 EXPECTED = {
-    ("items-service", 8080): {OUTSIDE, "prometheus"},
+    ("items-service", 8080): {OUTSIDE},
+    ("items-service", 9080): {"prometheus"},
     # The items pod's proxy answers its liveness probe here: the kubelet's, which
     # NetworkPolicies do not apply to; nobody else.
     ("items-service", 8090): set(),
-    ("audit-service", 8081): {"items-service", "prometheus"},
+    ("audit-service", 8081): {"items-service"},
+    ("audit-service", 9081): {"prometheus"},
     ("postgres", 5432): {"items-service", "audit-service", "postgres-schema", "audit-retention"},
     ("prometheus", 9090): {OUTSIDE, "grafana"},
     ("grafana", 3000): {OUTSIDE},
@@ -177,8 +180,11 @@ def test_without_monitoring_nothing_is_left_open_for_it(monitoring):
     if monitoring == "false":
         assert matrix == {
             ("items-service", 8080): {OUTSIDE},
+            # Probed by the kubelet only.
+            ("items-service", 9080): set(),
             ("items-service", 8090): set(),
             ("audit-service", 8081): {"items-service"},
+            ("audit-service", 9081): set(),
             ("postgres", 5432): {
                 "items-service",
                 "audit-service",

@@ -2,6 +2,8 @@
 writable emptyDirs, no capabilities, no privilege escalation, seccomp
 RuntimeDefault, requests and limits, probes, and a graceful drain."""
 
+import pytest
+
 from tests.infra.k8s_objects import containers, find, pod_templates
 
 LONG_RUNNING = [
@@ -67,11 +69,14 @@ def test_every_long_running_container_has_liveness_and_readiness_probes(objects)
 GUNICORN_GRACEFUL_SECONDS = 20  # service_common/gunicorn_settings.py: graceful_timeout
 
 
-def test_audit_service_is_probed_on_its_port_and_drains_before_stopping(objects):
+def test_audit_service_is_probed_on_its_operations_port_and_drains_before_stopping(objects):
     template = find(objects, "Deployment", "audit-service")["spec"]["template"]
     [container] = template["spec"]["containers"]
-    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
-    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    env = {e["name"]: e["value"] for e in container["env"]}
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert ports == {"http": int(env["PORT"]), "ops": int(env["OPS_PORT"])}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "ops"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "ops"}
     drain = container["lifecycle"]["preStop"]["sleep"]["seconds"]
     # The grace period covers the drain and gunicorn's graceful stop after it.
     assert template["spec"]["terminationGracePeriodSeconds"] >= drain + GUNICORN_GRACEFUL_SECONDS
@@ -83,17 +88,20 @@ def test_items_service_is_reached_only_through_its_buffering_proxy(objects):
     items, proxy = template["spec"]["containers"]
     env = {e["name"]: e["value"] for e in items["env"]}
     nginx_conf = find(objects, "ConfigMap", "items-service-proxy")["data"]["nginx.conf"]
-    # gunicorn on loopback only, where the proxy passes requests on, trusting only it
-    # for the client's address.
-    assert "ports" not in items
+    # gunicorn's service port on loopback only, where the proxy passes requests on,
+    # trusting only it for the client's address; its operations port (probes and
+    # metrics) on the pod's addresses.
+    assert items["ports"] == [{"name": "ops", "containerPort": int(env["OPS_PORT"])}]
     assert (env["BIND_ADDRESS"], env["TRUSTED_PROXY_COUNT"]) == ("127.0.0.1", "1")
+    assert env["OPS_BIND_ADDRESS"] == "0.0.0.0"
     assert f"proxy_pass http://127.0.0.1:{env['PORT']};" in nginx_conf
-    # The public port is the proxy's; the probes of gunicorn go through it.
+    # The public port is the proxy's; the kubelet probes gunicorn on its operations
+    # port, where the proxy's per-client limits cannot refuse it.
     ports = {port["name"]: port["containerPort"] for port in proxy["ports"]}
     assert f"listen {ports['http']};" in nginx_conf
     assert f"listen {ports['proxy-health']};" in nginx_conf
-    assert items["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": ports["http"]}
-    assert items["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": ports["http"]}
+    assert items["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "ops"}
+    assert items["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "ops"}
     assert proxy["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "proxy-health"}
     assert "@sha256:" in proxy["image"]
     # nginx drains first (worker_shutdown_timeout), gunicorn after it, both within the grace.
@@ -163,3 +171,19 @@ def test_prometheus_deletes_old_data_before_its_volume_is_full(objects):
     retained_bytes = int(retention.split("=")[1].removesuffix("MB")) * 10**6
     volume_bytes = int(volume.removesuffix("Gi")) * 2**30
     assert retained_bytes <= 0.8 * volume_bytes
+
+
+@pytest.mark.parametrize("service", ["items-service", "audit-service"])
+def test_metrics_are_scraped_on_a_port_the_service_does_not_expose(objects, service):
+    template = find(objects, "Deployment", service)["spec"]["template"]
+    scraped = int(template["metadata"]["annotations"]["prometheus.io/port"])
+    ports = {
+        port["name"]: port["containerPort"]
+        for container in template["spec"]["containers"]
+        for port in container.get("ports", [])
+    }
+    exposed = find(objects, "Service", service)["spec"]["ports"]
+
+    assert ports["ops"] == scraped
+    assert [port["targetPort"] for port in exposed] == ["http"]
+    assert ports["http"] != scraped
