@@ -6,9 +6,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra import pods
+from infra.exposure import PublicExposure
 from infra.front_proxy import UPSTREAM_EXTRA_DRAIN_SECONDS, UPSTREAM_PORT, FrontProxy
 
 SECRETS_DIR = "/run/secrets/service"
+# The CA certificate of an external database, when the stack gives one.
+DATABASE_CA_FILE = f"{SECRETS_DIR}/database-ca.crt"
 # preStop sleep, then gunicorn's graceful stop (20 s); the grace period covers both,
 # behind a front proxy too (whose drain delays gunicorn's stop by 10 s).
 DRAIN_SECONDS = 5
@@ -32,8 +35,11 @@ class FlaskServiceArgs:
     audit_token: pulumi.Output  # secret
     log_level: str
     env: dict[str, str] = field(default_factory=dict)  # further plain settings
-    # NodePort makes the service reachable from outside the cluster; None: ClusterIP only.
-    node_port: int | None = None
+    # PEM of the CA that signed the database server's certificate, which
+    # database_url expects at DATABASE_CA_FILE.
+    database_root_certificate: str | None = None
+    # How users outside the cluster reach it; None: from inside the cluster only.
+    public: PublicExposure | None = None
     # Secret of type kubernetes.io/dockerconfigjson for a private registry.
     image_pull_secret: pulumi.Input[str] | None = None
     # The image reaches the cluster without a registry (ServiceImage.loaded_locally).
@@ -60,6 +66,8 @@ class FlaskService(pulumi.ComponentResource):
         super().__init__("items-audit:services:FlaskService", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         secret_data = {"database-url": args.database_url, "audit-token": args.audit_token}
+        if args.database_root_certificate:
+            secret_data[DATABASE_CA_FILE.rsplit("/", 1)[1]] = args.database_root_certificate
         secret = k8s.core.v1.Secret(
             args.name,
             metadata=pods.metadata(args.name, args.namespace),
@@ -175,8 +183,14 @@ class FlaskService(pulumi.ComponentResource):
             args.namespace,
             args.port,
             pulumi.ResourceOptions(parent=self, depends_on=[self.deployment]),
-            node_port=args.node_port,
+            **(args.public.service_fields() if args.public else {}),
         )
+        if args.public is not None:
+            args.public.ingress(
+                args.name,
+                args.namespace,
+                pulumi.ResourceOptions(parent=self, depends_on=[self.service]),
+            )
         # One pod at a time may be evicted: a drain never takes the service down.
         k8s.policy.v1.PodDisruptionBudget(
             args.name,

@@ -40,11 +40,62 @@ def test_every_container_is_locked_down(objects):
             assert context.get("privileged", False) is False, workload
 
 
-def test_every_container_has_cpu_and_memory_requests_and_limits(objects):
+def test_every_container_has_cpu_memory_and_ephemeral_storage_requests_and_limits(objects):
     for workload, template in pod_templates(objects).items():
         for container in containers(template):
             for bound in ("requests", "limits"):
-                assert set(container["resources"][bound]) == {"cpu", "memory"}, workload
+                assert set(container["resources"][bound]) == {
+                    "cpu",
+                    "memory",
+                    "ephemeral-storage",
+                }, workload
+
+
+def _bytes(quantity: str) -> int:
+    """A Kubernetes quantity in bytes (the binary suffixes the manifests use)."""
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+    return int(quantity[:-2]) * units[quantity[-2:]] if quantity[-2:] in units else int(quantity)
+
+
+def test_every_container_reserves_the_node_disk_its_emptydirs_may_fill(objects):
+    """An emptyDir's sizeLimit alone reserves nothing: the scheduler places a pod
+    by its containers' ephemeral-storage requests. Disk-backed emptyDirs only;
+    memory-backed ones count against the memory limit."""
+    for workload, template in pod_templates(objects).items():
+        volumes = {v["name"]: v for v in template["spec"]["volumes"]}
+        for container in containers(template):
+            # (PostgreSQL's data volume is a claim, not one of the pod's volumes.)
+            empty_dirs = [
+                volumes.get(mount["name"], {}).get("emptyDir")
+                for mount in container["volumeMounts"]
+                if not mount.get("readOnly")
+            ]
+            written = sum(
+                _bytes(empty_dir["sizeLimit"])
+                for empty_dir in empty_dirs
+                if empty_dir and empty_dir.get("medium") != "Memory"
+            )
+            resources = container["resources"]
+            for bound in ("requests", "limits"):
+                reserved = _bytes(resources[bound]["ephemeral-storage"])
+                assert reserved > written, (workload, container["name"], bound)
+
+
+def test_prometheus_reserves_its_two_gibibyte_data_volume(objects):
+    container = find(objects, "Deployment", "prometheus")["spec"]["template"]["spec"]["containers"][
+        0
+    ]
+    assert _bytes(container["resources"]["requests"]["ephemeral-storage"]) > 2 * 2**30
+
+
+def test_postgres_is_guaranteed_its_memory(objects):
+    """Request == limit: under node memory pressure the kubelet evicts first the
+    pods that use more memory than they requested."""
+    (container,) = find(objects, "StatefulSet", "postgres")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    resources = container["resources"]
+    assert resources["requests"]["memory"] == resources["limits"]["memory"]
 
 
 def test_every_writable_path_is_an_emptydir_or_the_database_volume(objects):
