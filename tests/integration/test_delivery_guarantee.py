@@ -168,7 +168,7 @@ def test_an_event_audit_service_refuses_is_sent_once_and_never_again(database):
                 message=f"the event of {request_id} to arrive",
             )
 
-        metrics = scrape(audit.url)
+        metrics = scrape(audit.ops_url)
         assert value(metrics, "audit_events_processed_total", result="rejected") == 1, (
             "audit-service received the refused event exactly once"
         )
@@ -176,7 +176,7 @@ def test_an_event_audit_service_refuses_is_sent_once_and_never_again(database):
         assert database.query(
             "SELECT event_id::text, attempts, failed_at IS NOT NULL, last_error FROM audit_outbox"
         ) == [(refused["event_id"], 1, True, "status_code: must be an integer from 100 to 599")]
-        assert value(scrape(items.url), "audit_delivery_failures_total", reason="rejected") == 1
+        assert value(scrape(items.ops_url), "audit_delivery_failures_total", reason="rejected") == 1
     finally:
         items.close()
         audit.close()
