@@ -88,7 +88,8 @@ def test_events_audit_service_rejected_do_not_count_against_the_bound(database):
     database.query(
         "INSERT INTO audit_outbox (event_id, payload, attempts, last_error, failed_at)"
         " SELECT gen_random_uuid(), '{}', 1, 'rejected: 400', now()"
-        f" FROM generate_series(1, {LIMIT}); SELECT 1"
+        " FROM generate_series(1, %s); SELECT 1",
+        (LIMIT,),
     )
     audit_port = free_port()
     items = items_service(
