@@ -409,6 +409,17 @@ def test_make_down_with_the_docker_engine_stopped_stops_and_keeps_the_state(chec
     assert changes(tools) == []
 
 
+def test_make_down_without_the_docker_cli_names_it_and_keeps_the_state(checkout, tools, home):
+    deployed(checkout, tools, home)
+    tools.remove("docker")
+
+    result = run(checkout, tools, "down", home, uid=STRANGER_UID)
+
+    assert result.returncode == 1
+    assert "missing prerequisite: docker." in result.stderr
+    assert changes(tools) == []
+
+
 def test_make_down_stops_when_kind_cannot_list_its_clusters(checkout, tools, home):
     deployed(checkout, tools, home)
     tools.add("kind", "  'get clusters') echo 'permission denied' >&2; exit 1 ;;")
