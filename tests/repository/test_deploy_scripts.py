@@ -444,6 +444,16 @@ def test_make_down_destroys_the_stack_then_deletes_the_cluster(checkout, tools, 
     ]
 
 
+def test_make_down_asks_the_backend_for_its_stacks_once(checkout, tools, home):
+    """Each listing is a round trip to the backend (Pulumi Cloud, a bucket)."""
+    deployed(checkout, tools, home)
+
+    result = run(checkout, tools, "down", home, uid=STRANGER_UID)
+
+    assert result.returncode == 0, result.stderr
+    assert tools.called().count("pulumi stack ls --json") == 1
+
+
 def test_make_down_after_the_cluster_was_deleted_forgets_the_state_but_keeps_the_settings(
     checkout, tools, home
 ):
