@@ -38,6 +38,14 @@ if [[ -z "${DATABASE_CIDRS:-}" ]]; then
   refuse "DATABASE_CIDRS is not set: the database server's address ranges (CIDRs), the only" \
     "ones the services may connect to. Set it as a variable of the GitHub environment."
 fi
+# Every other setting the stack takes from the GitHub environment, checked before the
+# first pulumi command, so that none is left half set.
+for name in KUBE_CONTEXT PUBLIC_HOST IMAGE_REGISTRY REGISTRY_USERNAME REGISTRY_PASSWORD DATABASE_URL; do
+  if [[ -z "${!name:-}" ]]; then
+    refuse "${name} is not set: the production stack needs it (this script's header says what" \
+      "it holds). Set it as a variable or secret of the GitHub environment."
+  fi
+done
 
 if ! pulumi stack select "${stack}" --non-interactive; then
   refuse "there is no stack ${stack} at ${backend} (or this token cannot read it)." \

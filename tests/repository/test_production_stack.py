@@ -178,3 +178,13 @@ def test_without_the_databases_addresses_it_stops_before_setting_the_database(sc
     assert result.returncode != 0
     assert "the database server's address ranges" in result.stderr
     assert not [call for call in tools.called() if "database_url" in call or "stdin: " in call]
+
+
+@pytest.mark.parametrize("name", ["KUBE_CONTEXT", "DATABASE_URL"])
+def test_an_unset_setting_is_refused_by_name_before_any_pulumi_command(script, tools, name):
+    result = run(script, environment(tools, **{name: None}))
+
+    assert result.returncode == 1
+    assert f"production-stack.sh: {name} is not set" in result.stderr
+    assert "unbound variable" not in result.stderr
+    assert tools.called() == []
