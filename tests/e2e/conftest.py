@@ -215,7 +215,7 @@ def stack(request, tools, clone, user_backend, tmp_path_factory) -> E2EStack:
                 f" (pulumi stack rm {STACK}) first. Nothing was changed.",
                 returncode=3,
             )
-        stack.run("pulumi", "stack", "rm", "--yes", "--force", STACK).check()
+        stack.run("pulumi", "stack", "rm", "--yes", "--force", "--remove-backups", STACK).check()
     OWNER_MARKER.parent.mkdir(parents=True, exist_ok=True)
     OWNER_MARKER.write_text(f"{user_backend.directory}\n")
     write_stack_settings(clone, request.getfixturevalue("cluster_settings"))
@@ -224,7 +224,7 @@ def stack(request, tools, clone, user_backend, tmp_path_factory) -> E2EStack:
     # directory this run created goes too when it holds no other stack.
     stack.down().check()
     if STACK in stacks_in(stack):
-        stack.run("pulumi", "stack", "rm", "--yes", STACK).check()
+        stack.run("pulumi", "stack", "rm", "--yes", "--remove-backups", STACK).check()
     OWNER_MARKER.unlink()
     if not user_backend.existed_before and not stacks_in(stack, "--all"):
         shutil.rmtree(user_backend.directory)

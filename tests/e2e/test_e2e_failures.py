@@ -85,7 +85,9 @@ def test_a_failed_migration_job_is_replaced_and_run_again_by_the_next_make_up(de
     try:
         process = deployed.run_in_background("scripts/up")
         failing_pods_of_the_new_job(deployed, previous, time.monotonic() + 240)
-        assert deployed.health() == [], "the node and the running pods stay Ready"
+        # The node and the services' pods stay Ready (the new Job's pods fail on purpose).
+        problems = [text for text in deployed.health() if "pod postgres-schema-" not in text]
+        assert problems == []
     finally:
         os.kill(controller, signal.SIGCONT)
     first = process.wait_for_result(timeout=600)

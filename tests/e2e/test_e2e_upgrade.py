@@ -42,7 +42,7 @@ def previous_release(tmp_path_factory):
 def deployed_by_the_previous_release(stack, first_up, previous_release, cluster_settings):
     """The stack from nothing at the previous release, as its `make up` made it."""
     stack.down().check()
-    stack.run("pulumi", "stack", "rm", "--yes", STACK).check()
+    stack.run("pulumi", "stack", "rm", "--yes", "--remove-backups", STACK).check()
     write_stack_settings(previous_release, cluster_settings)
     stack.up(previous_release).check()
     # The user's settings file, with the salt the previous release's stack was made with,
