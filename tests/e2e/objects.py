@@ -3,12 +3,26 @@ render promised of each, and where every other object came from."""
 
 import copy
 import re
+from decimal import Decimal
 
 AUTONAMED = "pulumi.com/autonamed"
 SECRET_CHECKSUM = "items-audit/secret-checksum"
 # The migration Job and its ConfigMap are named by a hash that covers the real
 # passwords and the real StatefulSet's uid: no render can know it.
 HASHED_NAME = re.compile(r"^(postgres-schema)-[0-9a-f]{10}$")
+QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
+SUFFIXES = {
+    None: Decimal(1),
+    "m": Decimal("0.001"),
+    "k": Decimal(10**3),
+    "M": Decimal(10**6),
+    "G": Decimal(10**9),
+    "T": Decimal(10**12),
+    "Ki": Decimal(2**10),
+    "Mi": Decimal(2**20),
+    "Gi": Decimal(2**30),
+    "Ti": Decimal(2**40),
+}
 # What Kubernetes puts into every namespace.
 EVERY_NAMESPACE_HAS = {("ConfigMap", "kube-root-ca.crt"), ("ServiceAccount", "default")}
 
@@ -88,9 +102,16 @@ def differences(promised, live, names: dict[str, str], path: str = "") -> list[s
         ]
     want = names.get(promised, promised) if isinstance(promised, str) else promised
     have = names.get(live, live) if isinstance(live, str) else live
-    if want != have:
+    if want != have and (quantity(want) is None or quantity(want) != quantity(have)):
         return [f"{path}: {have!r} instead of {want!r}"]
     return []
+
+
+def quantity(value) -> Decimal | None:
+    """A Kubernetes quantity's amount (the API server writes 1024Mi as 1Gi); None for
+    anything else."""
+    match = QUANTITY.match(value) if isinstance(value, str) else None
+    return Decimal(match[1]) * SUFFIXES[match[2]] if match else None
 
 
 def compare(promised: dict, live: dict, names: dict[str, str]) -> list[str]:
