@@ -8,7 +8,8 @@ up:
 down:
 	scripts/down
 
-# The whole test suite; installs what it needs on a fresh Debian machine.
+# The whole test suite: on Debian 12 as root it installs what it needs and runs here;
+# anywhere else in a Debian 12 container through your Docker engine (scripts/test).
 test:
 	scripts/test
 

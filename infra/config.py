@@ -27,8 +27,13 @@ KIND_HOST_PORTS = {ITEMS_NODE_PORT: 8080, GRAFANA_NODE_PORT: 3000, PROMETHEUS_NO
 
 # A namespace name is an RFC 1123 DNS label; a size a Kubernetes quantity in bytes.
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-STORAGE_SIZE = re.compile(r"[1-9][0-9]*(Ki|Mi|Gi|Ti)")
+STORAGE_SIZE = re.compile(r"([1-9][0-9]*)(Ki|Mi|Gi|Ti)")
+STORAGE_UNITS = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
 IMAGE_BY_DIGEST = re.compile(r"[^@\s]+@sha256:[0-9a-f]{64}")
+
+# audit_logs_delete_expired (database/0002_audit_retention.sql) refuses less than a day.
+MIN_RETENTION_DAYS = 1
+MAX_RETENTION_DAYS = 3650
 
 # Keys whose value is a secret (`pulumi config set --secret`).
 SECRET_KEYS = frozenset({"registry_password", "database_url"})
@@ -63,6 +68,9 @@ class StackConfig:
     # A superuser URL of an external PostgreSQL (secret); None runs PostgreSQL in the cluster.
     database_url: pulumi.Output | None = None
     postgres_storage: str = "1Gi"
+    # Days an audit event is kept in audit_logs before the audit-retention CronJob
+    # deletes it (DESIGN §4). The volume must hold this many days of events.
+    audit_retention_days: int = 7
     storage_class: str | None = None
     monitoring: bool = True
     # PodMonitors and a PrometheusRule for a cluster that runs the Prometheus Operator
@@ -106,8 +114,18 @@ class StackConfig:
             raise ValueError(
                 "items_replicas must be at least 2: a rolling update or a drain keeps one serving"
             )
+        if not MIN_RETENTION_DAYS <= self.audit_retention_days <= MAX_RETENTION_DAYS:
+            raise ValueError(
+                f"audit_retention_days must be from {MIN_RETENTION_DAYS} to {MAX_RETENTION_DAYS},"
+                f" not {self.audit_retention_days}"
+            )
         if self.audit_replicas < 1:
             raise ValueError("audit_replicas must be at least 1")
+
+    @property
+    def postgres_storage_bytes(self) -> int:
+        number, unit = STORAGE_SIZE.fullmatch(self.postgres_storage).groups()
+        return int(number) * STORAGE_UNITS[unit]
 
     @property
     def context(self) -> str | None:

@@ -13,6 +13,7 @@ class Credentials(pulumi.ComponentResource):
     items_db_password: pulumi.Output
     audit_db_password: pulumi.Output
     audit_token: pulumi.Output
+    retention_db_password: pulumi.Output
 
     def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None):
         super().__init__("items-audit:secrets:Credentials", name, None, opts)
@@ -25,5 +26,8 @@ class Credentials(pulumi.ComponentResource):
         ).result
         self.audit_token = random.RandomPassword(
             "audit-token", length=48, special=False, opts=child
+        ).result
+        self.retention_db_password = random.RandomPassword(
+            "audit-retention-db-password", length=32, special=False, opts=child
         ).result
         self.register_outputs({})

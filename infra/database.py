@@ -32,6 +32,14 @@ RESERVED_CONNECTIONS = 1 + 3 + 6
 # plus each backend's private memory (a few MB; work_mem is 4 MB, per sort).
 BASE_MEMORY_MI = 256
 BACKEND_MEMORY_MI = 6
+# The write-ahead log lives on the data volume too, and PostgreSQL's default cap
+# (max_wal_size, 1 GB) is the whole of a 1 GiB volume: a quarter of the volume
+# leaves the rest to the tables, whose size the storage alert watches.
+MIN_MAX_WAL_SIZE_MB = 128
+
+
+def max_wal_size_mb(volume_bytes: int) -> int:
+    return max(volume_bytes // 4 // 1024**2, MIN_MAX_WAL_SIZE_MB)
 
 
 def max_connections(peak_service_connections: int) -> int:
@@ -113,6 +121,8 @@ def admin_secret(
 class PostgresArgs:
     namespace: pulumi.Input[str]
     storage: str
+    # The same size in bytes.
+    storage_bytes: int
     storage_class: str | None
     # The most connections the services open at once (their pods' pools, surge included).
     peak_service_connections: int
@@ -149,7 +159,13 @@ class Postgres(pulumi.ComponentResource):
             name="postgres",
             image=POSTGRES_IMAGE,
             image_pull_policy="IfNotPresent",
-            args=["postgres", "-c", f"max_connections={connections}"],
+            args=[
+                "postgres",
+                "-c",
+                f"max_connections={connections}",
+                "-c",
+                f"max_wal_size={max_wal_size_mb(args.storage_bytes)}MB",
+            ],
             ports=[k8s.core.v1.ContainerPortArgs(name="postgres", container_port=PORT)],
             env=[
                 k8s.core.v1.EnvVarArgs(name="POSTGRES_DB", value=DATABASE_NAME),

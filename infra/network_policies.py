@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import database, grafana, pods, prometheus, schema_job
+from infra import database, grafana, pods, prometheus, retention_job, schema_job
 
 OUTSIDE = None  # a Flow's source: anyone, in or outside the cluster (a published port)
 EVERY_ADDRESS = ("0.0.0.0/0", "::/0")
@@ -57,7 +57,7 @@ def system_flows(
 ) -> list[Flow]:
     """operator_namespace: where a Prometheus Operator's Prometheus (its pods labelled
     app.kubernetes.io/name=prometheus) scrapes the services from, if one does."""
-    database_clients = ("items-service", "audit-service", schema_job.NAME)
+    database_clients = ("items-service", "audit-service", schema_job.NAME, retention_job.NAME)
     flows = [
         # Public: users, from anywhere.
         Flow(OUTSIDE, "items-service", items_port),
@@ -89,7 +89,7 @@ def system_exits(external_database_port: pulumi.Input[int] | None, monitoring: b
     if external_database_port is not None:
         exits += [
             Exit(client, external_database_port)
-            for client in ("items-service", "audit-service", schema_job.NAME)
+            for client in ("items-service", "audit-service", schema_job.NAME, retention_job.NAME)
         ]
     if monitoring:
         # Pod discovery watches the API server.

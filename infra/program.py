@@ -38,6 +38,7 @@ from infra.prometheus_operator import (
     PrometheusOperatorMonitoringArgs,
     ScrapedService,
 )
+from infra.retention_job import RetentionJob, RetentionJobArgs
 from infra.schema_job import AUDIT_ROLE, ITEMS_ROLE, SchemaJob, SchemaJobArgs
 from infra.service import FlaskService, FlaskServiceArgs, peak_database_connections
 
@@ -149,6 +150,7 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
             PostgresArgs(
                 namespace=ns,
                 storage=cfg.postgres_storage,
+                storage_bytes=cfg.postgres_storage_bytes,
                 storage_class=cfg.storage_class,
                 peak_service_connections=peak_connections,
             ),
@@ -172,7 +174,19 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
             endpoint=endpoint,
             items_password=credentials.items_db_password,
             audit_password=credentials.audit_db_password,
+            retention_password=credentials.retention_db_password,
             depends_on=[database],
+        ),
+        opts=in_ns,
+    )
+    RetentionJob(
+        "audit-retention",
+        RetentionJobArgs(
+            namespace=ns,
+            endpoint=endpoint,
+            password=credentials.retention_db_password,
+            retention_days=cfg.audit_retention_days,
+            depends_on=[schema.job],
         ),
         opts=in_ns,
     )
@@ -185,6 +199,15 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
         database_url=endpoint.url_for(AUDIT_ROLE, credentials.audit_db_password),
         audit_token=credentials.audit_token,
         log_level=cfg.log_level,
+        # Exported for the storage alerts; an external server's volume is not ours to know.
+        env={
+            "AUDIT_RETENTION_DAYS": str(cfg.audit_retention_days),
+            **(
+                {"DATABASE_VOLUME_BYTES": str(cfg.postgres_storage_bytes)}
+                if cfg.database_url is None
+                else {}
+            ),
+        },
         image_pull_secret=pull_secret,
         image_loaded_locally=audit_image.loaded_locally,
         depends_on=[schema.job, *audit_image.ready],

@@ -2,7 +2,8 @@
 
     python -m infra.render DIR [--stack-file Pulumi.<stack>.yaml]
 
-Without a stack file, every setting has its default: the dev stack `make up` makes.
+Without --stack-file, the dev stack's settings (the tracked Pulumi.dev.yaml): what
+`make up` deploys.
 
 Runs the Pulumi program under Pulumi's mock runtime: no cluster, no Pulumi CLI.
 Generated secrets are mock placeholders. For review, validation and GitOps diffs.
@@ -15,8 +16,10 @@ from pathlib import Path
 import yaml
 
 from infra import mock_runtime
+from infra.program import REPO_ROOT
 
 TOP_LEVEL_ORDER = ("apiVersion", "kind", "metadata")
+DEV_STACK_FILE = REPO_ROOT / "Pulumi.dev.yaml"
 
 
 def canonical(manifest: dict) -> dict:
@@ -38,8 +41,8 @@ def file_name(manifest: dict) -> str:
     return f"{manifest['kind'].lower()}-{manifest['metadata']['name']}.yaml"
 
 
-def render(directory: Path, stack_file: Path | None = None) -> list[Path]:
-    run = mock_runtime.run(mock_runtime.stack_config(stack_file) if stack_file else {})
+def render(directory: Path, stack_file: Path = DEV_STACK_FILE) -> list[Path]:
+    run = mock_runtime.run(mock_runtime.stack_config(stack_file))
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.yaml"):
         stale.unlink()
@@ -58,7 +61,12 @@ def main(argv: list[str]) -> int:
         prog="python -m infra.render", description=__doc__.splitlines()[0]
     )
     parser.add_argument("directory", type=Path)
-    parser.add_argument("--stack-file", type=Path, help="the stack's settings (default: none)")
+    parser.add_argument(
+        "--stack-file",
+        type=Path,
+        default=DEV_STACK_FILE,
+        help="the stack's settings (default: Pulumi.dev.yaml)",
+    )
     args = parser.parse_args(argv)
     written = render(args.directory, args.stack_file)
     print(f"wrote {len(written)} Kubernetes objects to {args.directory}")

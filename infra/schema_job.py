@@ -21,6 +21,7 @@ NAME = "postgres-schema"  # the pods' app.kubernetes.io/name
 ROLES_SECRET = "database-roles"  # noqa: S105 (the Secret's name)
 ITEMS_ROLE = "items_service"
 AUDIT_ROLE = "audit_service"
+RETENTION_ROLE = "audit_retention"
 SCRIPTS_DIR = "/schema"
 # Covers a first start of PostgreSQL, image pull included.
 DEADLINE_SECONDS = 900
@@ -48,8 +49,10 @@ SET_PASSWORDS_SQL = f"""\
 SELECT pg_advisory_xact_lock(hashtext('schema_migrations')) \\gset
 \\set items_password `cat /run/secrets/roles/items-password`
 \\set audit_password `cat /run/secrets/roles/audit-password`
+\\set retention_password `cat /run/secrets/roles/retention-password`
 ALTER ROLE {ITEMS_ROLE} WITH LOGIN PASSWORD :'items_password';
 ALTER ROLE {AUDIT_ROLE} WITH LOGIN PASSWORD :'audit_password';
+ALTER ROLE {RETENTION_ROLE} WITH LOGIN PASSWORD :'retention_password';
 """
 
 
@@ -74,6 +77,7 @@ class SchemaJobArgs:
     endpoint: database.DatabaseEndpoint
     items_password: pulumi.Output
     audit_password: pulumi.Output
+    retention_password: pulumi.Output
     # The database server: the Job starts once it exists, then waits for connections.
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
@@ -84,7 +88,11 @@ class SchemaJob(pulumi.ComponentResource):
     def __init__(self, name: str, args: SchemaJobArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("items-audit:database:SchemaJob", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        roles_data = {"items-password": args.items_password, "audit-password": args.audit_password}
+        roles_data = {
+            "items-password": args.items_password,
+            "audit-password": args.audit_password,
+            "retention-password": args.retention_password,
+        }
         roles = k8s.core.v1.Secret(
             ROLES_SECRET,
             metadata=pods.metadata(ROLES_SECRET, args.namespace),

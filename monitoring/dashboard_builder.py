@@ -136,6 +136,16 @@ def requests_panels() -> list[timeseries.Panel]:
 def items_panels() -> list[timeseries.Panel]:
     return [
         graph(
+            "Database size",
+            "bytes",
+            "The database's files as audit-service reads them (pg_database_size; the "
+            "write-ahead log, up to a quarter of the volume, comes on top) and the volume they "
+            "live on (0 when unknown: an external server). The audit trail is kept for "
+            "audit_retention_days; alerts fire before the volume fills.",
+            query(f"max(database_size_bytes{{{SELECTED}}})", "database"),
+            query(f"max(database_volume_size_bytes{{{SELECTED}}})", "volume"),
+        ),
+        graph(
             "Item operations",
             "ops",
             "Items created, retrieved (each item a read returns, lists included), updated and "
@@ -177,8 +187,17 @@ def audit_panels() -> list[timeseries.Panel]:
             "short",
             "Audit events waiting in items-service's outbox for delivery (events rejected as "
             "invalid excluded). Every items pod counts the same shared table, hence the max. "
-            "Near 0 when delivery keeps up; grows while audit-service is unreachable.",
+            "Near 0 when delivery keeps up; grows while audit-service is unreachable, up to "
+            "the limit, where audited requests are refused with 503.",
             query(f"max by (service) (audit_outbox_pending{{{SELECTED}}})", "pending"),
+            query(f"max by (service) (audit_outbox_limit{{{SELECTED}}})", "limit"),
+        ),
+        graph(
+            "Requests refused, outbox full",
+            "reqps",
+            "Audited requests per second items-service refused with 503, not carried out, "
+            "because the audit outbox was at its limit (audit-service away too long).",
+            query(f"sum({rate('audit_outbox_full_refusals_total')})", "refused"),
         ),
         graph(
             "Audit delivery lag (p50, p95, p99)",

@@ -1,15 +1,42 @@
 #!/usr/bin/env bash
-# Selects (or creates) the production stack in the Pulumi Cloud backend and sets
-# the configuration that comes from the GitHub environment, so that `pulumi
-# preview` and `pulumi up` see the same stack. Every key is one infra/config.py reads.
-# Environment: PULUMI_STACK, IMAGE_REGISTRY, REGISTRY_USERNAME, REGISTRY_PASSWORD,
-# DATABASE_URL, KUBE_CONTEXT, PUBLIC_HOST (and PULUMI_ACCESS_TOKEN for the backend);
-# optional ITEMS_IMAGE and AUDIT_IMAGE (REGISTRY/NAME@sha256:..., the digests CI
-# published: the stack deploys them instead of building its own images).
+# Selects the production stack in the team's state backend and sets the configuration
+# that comes from the GitHub environment, so that `pulumi preview` and `pulumi up` see
+# the same stack. Every key is one infra/config.py reads.
+# Environment: PULUMI_BACKEND_URL (the state backend: never file://, which is this
+# runner's disk and Pulumi.yaml's default), PULUMI_STACK (ORG/items-audit/STACK),
+# PULUMI_ACCESS_TOKEN, IMAGE_REGISTRY, REGISTRY_USERNAME, REGISTRY_PASSWORD,
+# DATABASE_URL, KUBE_CONTEXT, PUBLIC_HOST; optional ITEMS_IMAGE and AUDIT_IMAGE
+# (REGISTRY/NAME@sha256:..., the digests CI published: the stack deploys them instead of
+# building its own images).
+# The stack must exist: it is created once, by hand (WRITEUP §2.1), never here, so a
+# mistyped name stops the deploy instead of starting an empty stack.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-pulumi stack select --create "${PULUMI_STACK}"
+refuse() {
+  echo "production-stack.sh: $*" >&2
+  exit 1
+}
+
+backend="${PULUMI_BACKEND_URL:-}"
+if [[ -z "${backend}" ]]; then
+  refuse "PULUMI_BACKEND_URL is not set: the CLI would keep production's state in Pulumi.yaml's" \
+    "file:// backend on this runner, lost when the job ends. Set it in the workflow (cd.yml)."
+fi
+if [[ "${backend}" == file:* ]]; then
+  refuse "PULUMI_BACKEND_URL is ${backend}: a file:// backend is this runner's disk, lost when" \
+    "the job ends. Production's state lives in the team's backend (cd.yml names it)."
+fi
+stack="${PULUMI_STACK:-}"
+if [[ ! "${stack}" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*/items-audit/[A-Za-z0-9_.-]+$ ]]; then
+  refuse "PULUMI_STACK must name the stack in full, ORGANIZATION/items-audit/STACK, not" \
+    "'${stack}': a short name resolves against whatever organisation the token defaults to."
+fi
+
+if ! pulumi stack select "${stack}" --non-interactive; then
+  refuse "there is no stack ${stack} at ${backend} (or this token cannot read it)." \
+    "The production stack is created once by hand (WRITEUP §2.1), never by a deploy."
+fi
 pulumi config set cluster remote
 pulumi config set kube_context "${KUBE_CONTEXT}"
 pulumi config set public_host "${PUBLIC_HOST}"

@@ -10,7 +10,17 @@ from service_common import config
 class Settings:
     database_url: str
     audit_token: str
+    # The size of the database's volume, when known: exported for the storage alert.
+    database_volume_bytes: int | None = None
+    # The audit trail's retention period (the retention CronJob's), for the retention alert.
+    audit_retention_days: int | None = None
 
     @classmethod
     def from_env(cls, env: config.Environment = os.environ) -> "Settings":
-        return cls(database_url=config.database_url(env), audit_token=config.audit_token(env))
+        return cls(
+            database_url=config.database_url(env),
+            audit_token=config.audit_token(env),
+            database_volume_bytes=config.integer(env, "DATABASE_VOLUME_BYTES", 0, 0, 2**63 - 1)
+            or None,
+            audit_retention_days=config.integer(env, "AUDIT_RETENTION_DAYS", 0, 0, 3650) or None,
+        )

@@ -6,6 +6,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from items_service import api, request_connection
 from items_service.audit_recorder import register_audit_recorder
 from items_service.openapi import DOCUMENT
+from items_service.outbox_bound import OutboxBound, register_outbox_bound
 from items_service.outbox_relay import OutboxRelay
 from items_service.settings import Settings
 from items_service.validation import MAX_BODY_BYTES
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         # is the one nginx writes into X-Forwarded-For.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count)
     request_connection.init_app(app)
+    register_outbox_bound(app, OutboxBound(settings.audit_outbox_limit))
     app.register_blueprint(api.blueprint)
     register_audit_recorder(app, on_recorded=relay.wake)
     return app

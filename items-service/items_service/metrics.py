@@ -14,6 +14,15 @@ AUDIT_OUTBOX_PENDING = Gauge(
     "Audit events waiting in the outbox for delivery (rejected events excluded).",
     multiprocess_mode="livemostrecent",
 )
+AUDIT_OUTBOX_LIMIT = Gauge(
+    "audit_outbox_limit",
+    "Rows the outbox may hold (AUDIT_OUTBOX_LIMIT); at the limit, audited requests get 503.",
+    multiprocess_mode="livemax",
+)
+AUDIT_OUTBOX_FULL_REFUSALS = Counter(
+    "audit_outbox_full_refusals_total",
+    "Requests refused with 503, not carried out, because the outbox was at its limit.",
+)
 AUDIT_EVENTS_DELIVERED = Counter(
     "audit_events_delivered_total", "Audit events acknowledged by audit-service."
 )

@@ -15,6 +15,9 @@ class Settings:
     # address is taken from that many entries from its end. 0: from the TCP
     # peer, so that no client can claim another address.
     trusted_proxy_count: int = 0
+    # Rows audit_outbox may hold before audited requests are refused (DESIGN §3):
+    # about 500 bytes each, so 100,000 take some 50 MB of the database's volume.
+    audit_outbox_limit: int = 100_000
 
     @classmethod
     def from_env(cls, env: config.Environment = os.environ) -> "Settings":
@@ -23,4 +26,7 @@ class Settings:
             audit_service_url=config.http_url(env, "AUDIT_SERVICE_URL"),
             audit_token=config.audit_token(env),
             trusted_proxy_count=config.integer(env, "TRUSTED_PROXY_COUNT", 0, 0, 5),
+            audit_outbox_limit=config.integer(
+                env, "AUDIT_OUTBOX_LIMIT", cls.audit_outbox_limit, 1, 100_000_000
+            ),
         )

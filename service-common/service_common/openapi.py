@@ -39,7 +39,8 @@ PROBLEM_DESCRIPTIONS = {
     414: "The request line (method, path and query) is too long.",
     415: "The request body is not application/json.",
     431: "A request header is too large, or there are too many of them.",
-    503: "The database is unavailable; retry later.",
+    503: "Not carried out: the database is unavailable, or (items-service) the audit"
+    " outbox is at its limit while audit-service is away; retry after Retry-After seconds.",
 }
 # gunicorn refuses a request it cannot parse before any route sees it, so
 # every operation can answer these.

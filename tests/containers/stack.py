@@ -28,7 +28,7 @@ from tests.containers.docker_cli import (
     docker_result,
     image_tag,
 )
-from tests.support.database import SERVER, TestDatabase
+from tests.support.database import TestDatabase
 from tests.support.network import CuttableProxy
 
 CONTAINER_USER, CONTAINER_GROUP = as_deployed.user("items-service")
@@ -49,7 +49,7 @@ class ContainerStack:
         gateway = docker(
             "network", "inspect", "--format", "{{(index .IPAM.Config 0).Gateway}}", self.network
         )
-        self.relay = CuttableProxy(SERVER["host"], SERVER["port"], listen_host=gateway)
+        self.relay = CuttableProxy(self.database.host, self.database.port, listen_host=gateway)
         self._secrets_root = tempfile.TemporaryDirectory(prefix="items-audit-secrets-")
 
     def secrets_directory(self, service: str) -> Path:

@@ -112,7 +112,7 @@ def test_code_change_rebuilds_without_reinstalling_dependencies(tmp_path):
         docker("image", "rm", "--force", tag, check=False)
     steps = output.split("\nStep ")
     pip_install = next(
-        step for step in steps if "pip install" in step and "requirements.txt" in step
+        step for step in steps if "pip install" in step and "requirements.lock" in step
     )
     assert "Using cache" in pip_install
     app_copy = next(step for step in steps if "COPY items-service/app.py" in step)

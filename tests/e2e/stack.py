@@ -31,6 +31,8 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "items-
 KUBECONFIG = CACHE / "e2e-cluster" / "kubeconfig"
 CONTEXT = "items-audit-e2e"
 NAMESPACE = "items-audit"
+# The schema Jobs' label: the audit-retention CronJob makes Jobs of its own every hour.
+SCHEMA_JOBS = "app.kubernetes.io/name=postgres-schema"
 # The passphrase scripts/up uses when none is set, and prints for the user to export.
 DEFAULT_PASSPHRASE = re.search(
     r"^readonly DEFAULT_PASSPHRASE=(\S+)$",
@@ -91,6 +93,26 @@ def write_stack_settings(clone: Path, settings: dict[str, str]) -> Path:
     config = {f"{PROJECT}:{key}": value for key, value in settings.items()}
     path.write_text(yaml.safe_dump({"config": config}, sort_keys=False))
     return path
+
+
+def without_scheduled_runs(objects: list[dict]) -> list[dict]:
+    """The objects but those a CronJob made (its Jobs, and their pods)."""
+    scheduled = {item["metadata"]["uid"] for item in objects if item["kind"] == "CronJob"}
+    while True:
+        found = {
+            item["metadata"]["uid"]
+            for item in objects
+            if item["metadata"]["uid"] not in scheduled
+            and any(o["uid"] in scheduled for o in item["metadata"].get("ownerReferences", []))
+        }
+        if not found:
+            break
+        scheduled |= found
+    return [
+        item
+        for item in objects
+        if item["kind"] == "CronJob" or item["metadata"]["uid"] not in scheduled
+    ]
 
 
 @dataclass
@@ -277,8 +299,9 @@ class E2EStack:
         ]
 
     def everything(self) -> list[dict]:
-        """Every object of the stack in the cluster, and every object made from them."""
-        return [*self.stack_cluster_objects(), *self.namespace_objects()]
+        """Every object of the stack in the cluster, and every object made from them, but
+        the runs the retention CronJob starts on its schedule (they come with the clock)."""
+        return without_scheduled_runs([*self.stack_cluster_objects(), *self.namespace_objects()])
 
     def namespace_exists(self) -> bool:
         return self.kubectl("get", "namespace", NAMESPACE).returncode == 0

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from tests.e2e.conftest import build_and_push
 from tests.e2e.objects import uids_and_generations
-from tests.e2e.stack import NAMESPACE
+from tests.e2e.stack import NAMESPACE, SCHEMA_JOBS
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 JOB = "kubernetes:batch/v1:Job"
@@ -29,8 +29,16 @@ def changed(steps: list[dict]) -> dict[str, str]:
 
 
 def jobs(stack) -> list[str]:
+    """The schema Jobs (the retention CronJob's hourly Jobs are not counted)."""
     result = stack.kubectl(
-        "get", "jobs", "-n", NAMESPACE, "-o", "jsonpath={.items[*].metadata.name}"
+        "get",
+        "jobs",
+        "-n",
+        NAMESPACE,
+        "-l",
+        SCHEMA_JOBS,
+        "-o",
+        "jsonpath={.items[*].metadata.name}",
     ).check()
     return result.stdout.split()
 
@@ -92,7 +100,7 @@ def test_a_new_migration_runs_a_new_job_and_leaves_the_services_alone(deployed, 
         for key, value in uids_and_generations(deployed.everything()).items()
         if key[0] in ("Deployment", "StatefulSet", "Pod")
     }
-    migration = clone / "database" / "0002_e2e_colour.sql"
+    migration = clone / "database" / "0099_e2e_colour.sql"
     migration.write_text("ALTER TABLE items ADD COLUMN IF NOT EXISTS colour text;\n")
     steps = changed(deployed.preview_steps())
     assert {name for name in steps if JOB in name}, steps
@@ -107,7 +115,7 @@ def test_a_new_migration_runs_a_new_job_and_leaves_the_services_alone(deployed, 
     ).check()
     assert status.stdout == "1"
     assert (
-        "0002_e2e_colour.sql"
+        "0099_e2e_colour.sql"
         in deployed.kubectl("get", "configmap", after[0], "-n", NAMESPACE, "-o", "jsonpath={.data}")
         .check()
         .stdout

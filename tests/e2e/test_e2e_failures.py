@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.e2e.conftest import settings_changed, wait_until_healthy
-from tests.e2e.stack import CACHE, NAMESPACE
+from tests.e2e.stack import CACHE, NAMESPACE, SCHEMA_JOBS
 
 KWOK_PIDS = CACHE / "e2e-cluster" / "kwok" / "clusters" / "items-audit-e2e" / "pids"
 
@@ -33,7 +33,7 @@ def failing_pods_of_the_new_job(stack, previous_jobs: set[str], deadline: float)
             "-n",
             NAMESPACE,
             "-l",
-            "app.kubernetes.io/name=postgres-schema",
+            SCHEMA_JOBS,
             "-o",
             "jsonpath={range .items[*]}{.metadata.name} {.metadata.labels.job-name}"
             " {.status.phase}{'\\n'}{end}",
@@ -57,6 +57,8 @@ def failing_pods_of_the_new_job(stack, previous_jobs: set[str], deadline: float)
             "jobs",
             "-n",
             NAMESPACE,
+            "-l",
+            SCHEMA_JOBS,
             "-o",
             "jsonpath={range .items[*]}{.metadata.name}={.status.failed}{'\\n'}{end}",
         ).check()
@@ -74,20 +76,29 @@ def test_a_failed_migration_job_is_replaced_and_run_again_by_the_next_make_up(de
     stays Ready meanwhile (e2e/cluster-up's grace period), and the cluster is healthy
     again at the end."""
     previous = set(
-        deployed.kubectl("get", "jobs", "-n", NAMESPACE, "-o", "jsonpath={.items[*].metadata.name}")
+        deployed.kubectl(
+            "get",
+            "jobs",
+            "-n",
+            NAMESPACE,
+            "-l",
+            SCHEMA_JOBS,
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        )
         .check()
         .stdout.split()
     )
-    migration = clone / "database" / "0003_e2e_retried.sql"
+    migration = clone / "database" / "0100_e2e_retried.sql"
     migration.write_text("CREATE INDEX IF NOT EXISTS items_name_idx ON items (name);\n")
     controller = kwok_controller()
     os.kill(controller, signal.SIGSTOP)
     try:
         process = deployed.run_in_background("scripts/up")
         failing_pods_of_the_new_job(deployed, previous, time.monotonic() + 240)
-        # The node and the services' pods stay Ready (the new Job's pods fail on purpose).
-        problems = [text for text in deployed.health() if "pod postgres-schema-" not in text]
-        assert problems == []
+        # The node and the services stay Ready (the new Job's pods fail on purpose, and
+        # no pod starts while the controller is stopped).
+        assert [text for text in deployed.health() if not text.startswith("pod ")] == []
     finally:
         os.kill(controller, signal.SIGCONT)
     first = process.wait_for_result(timeout=600)
@@ -99,7 +110,16 @@ def test_a_failed_migration_job_is_replaced_and_run_again_by_the_next_make_up(de
 
     assert second.returncode == 0, second.output
     [job] = set(
-        deployed.kubectl("get", "jobs", "-n", NAMESPACE, "-o", "jsonpath={.items[*].metadata.name}")
+        deployed.kubectl(
+            "get",
+            "jobs",
+            "-n",
+            NAMESPACE,
+            "-l",
+            SCHEMA_JOBS,
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        )
         .check()
         .stdout.split()
     )

@@ -88,7 +88,9 @@ def test_make_up_over_the_previous_releases_stack_keeps_passwords_secrets_and_th
         in (PASSWORD, "kubernetes:core/v1:Secret", "kubernetes:apps/v1:StatefulSet")
     }
     assert replaced_or_deleted == {}
-    assert passwords(stack) == passwords_before and len(passwords_before) == 3
+    after = passwords(stack)
+    assert len(passwords_before) >= 3
+    assert {name: after.get(name) for name in passwords_before} == passwords_before
     now = kept(stack)
     assert {key: now.get(key, (None,))[0] for key in kept_before} == {
         key: value[0] for key, value in kept_before.items()

@@ -11,8 +11,8 @@ from infra import mock_runtime, render
 
 @pytest.fixture(scope="session")
 def dev_config() -> dict[str, str]:
-    """The dev stack `make up` creates sets nothing: every setting has its default."""
-    return {}
+    """The dev stack `make up` deploys: its tracked settings file, as the CLI passes it."""
+    return mock_runtime.stack_config(render.DEV_STACK_FILE)
 
 
 @pytest.fixture(scope="session")

@@ -21,11 +21,17 @@ def find(objects: list[dict], kind: str, name: str) -> dict:
 
 def pod_templates(objects: list[dict]) -> dict[str, dict]:
     """Every workload's pod template, by "Kind/name"."""
-    return {
+    templates = {
         f"{o['kind']}/{o['metadata']['name']}": o["spec"]["template"]
         for o in objects
         if o["kind"] in ("Deployment", "StatefulSet", "Job")
     }
+    templates.update(
+        (f"CronJob/{o['metadata']['name']}", o["spec"]["jobTemplate"]["spec"]["template"])
+        for o in objects
+        if o["kind"] == "CronJob"
+    )
+    return templates
 
 
 def containers(template: dict) -> list[dict]:

@@ -127,9 +127,10 @@ def test_every_pulumi_command_in_the_repository_finds_the_local_state():
     assert project["backend"]["url"] == "file://~/.pulumi-local"
 
 
-def test_a_users_stack_settings_stay_out_of_the_repository():
-    """`make up` writes the stack's encryption salt into Pulumi.<stack>.yaml: a clean
-    clone must stay clean, and a team must not merge each other's salts."""
+def test_the_dev_stack_settings_are_tracked_and_every_other_stack_file_stays_out():
+    """`make up` finds the dev stack's settings and its salt in the clone (a plain
+    `pulumi up` too, so that the passphrase it asks for is the documented one); the
+    settings files of a user's own stacks hold their own salts and stay theirs."""
     tracked = subprocess.run(
         ["git", "ls-files", "Pulumi.*.yaml"],
         cwd=REPO_ROOT,
@@ -137,7 +138,16 @@ def test_a_users_stack_settings_stay_out_of_the_repository():
         text=True,
         check=True,
     )
-    ignored = subprocess.run(
-        ["git", "check-ignore", "--quiet", "Pulumi.dev.yaml"], cwd=REPO_ROOT, check=False
-    )
-    assert (tracked.stdout, ignored.returncode) == ("", 0)
+    ignored = {
+        name: subprocess.run(
+            ["git", "check-ignore", "--quiet", name], cwd=REPO_ROOT, check=False
+        ).returncode
+        == 0
+        for name in ("Pulumi.dev.yaml", "Pulumi.mine.yaml", "Pulumi.production.yaml")
+    }
+    assert tracked.stdout.splitlines() == ["Pulumi.dev.yaml"]
+    assert ignored == {
+        "Pulumi.dev.yaml": False,
+        "Pulumi.mine.yaml": True,
+        "Pulumi.production.yaml": True,
+    }

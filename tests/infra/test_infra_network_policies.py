@@ -20,7 +20,7 @@ EXPECTED = {
     # NetworkPolicies do not apply to; nobody else.
     ("items-service", 8090): set(),
     ("audit-service", 8081): {"items-service", "prometheus"},
-    ("postgres", 5432): {"items-service", "audit-service", "postgres-schema"},
+    ("postgres", 5432): {"items-service", "audit-service", "postgres-schema", "audit-retention"},
     ("prometheus", 9090): {OUTSIDE, "grafana"},
     ("grafana", 3000): {OUTSIDE},
 }
@@ -160,7 +160,7 @@ def test_an_external_database_is_reached_by_its_clients_on_its_port_only():
     objects = run.kubernetes_objects()
     policies = [o["spec"] for o in objects if o["kind"] == "NetworkPolicy"]
     for name, labels in _labels(objects).items():
-        expected = name in ("items-service", "audit-service", "postgres-schema")
+        expected = name in ("items-service", "audit-service", "postgres-schema", "audit-retention")
         assert _egress_allows(policies, labels, _any_address, 6543) is expected, name
         assert not _egress_allows(policies, labels, _any_address, 5432), name
 
@@ -179,7 +179,12 @@ def test_without_monitoring_nothing_is_left_open_for_it(monitoring):
             ("items-service", 8080): {OUTSIDE},
             ("items-service", 8090): set(),
             ("audit-service", 8081): {"items-service"},
-            ("postgres", 5432): {"items-service", "audit-service", "postgres-schema"},
+            ("postgres", 5432): {
+                "items-service",
+                "audit-service",
+                "postgres-schema",
+                "audit-retention",
+            },
         }
     else:
         assert matrix == EXPECTED

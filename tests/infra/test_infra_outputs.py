@@ -93,6 +93,7 @@ def test_monitoring_can_be_left_out():
         ("monitoring", "maybe", "'items-audit:monitoring' value 'maybe' is not a valid 'bool'"),
         ("namespace", "Items_Audit", "namespace must be a lowercase DNS label"),
         ("postgres_storage", "lots", "postgres_storage must be a size like 1Gi"),
+        ("audit_retention_days", "0", "audit_retention_days must be from 1 to 3650, not 0"),
         ("items_replica", "3", "unknown stack setting(s): items_replica"),
         ("items_image", "items-service:latest", "items_image must name an image by digest"),
     ],

@@ -1,14 +1,20 @@
 """The files around the program agree with it: Pulumi.yaml, the dev stack,
 the kind cluster config and the program's pinned requirements."""
 
+import contextvars
+import dataclasses
+
+import pulumi
 import yaml
 
+from infra import mock_runtime, render
 from infra.config import (
     GRAFANA_NODE_PORT,
     ITEMS_NODE_PORT,
     KIND_HOST_PORTS,
     PROMETHEUS_NODE_PORT,
     StackConfig,
+    load,
 )
 from infra.program import REPO_ROOT
 
@@ -82,3 +88,61 @@ def test_the_program_and_the_tests_pin_the_same_pulumi_packages():
     program, tests = pins("infra/requirements.txt"), pins("requirements-dev.txt")
     for package, version in program.items():
         assert tests.get(package) == version, package
+
+
+class _NoResources(pulumi.runtime.Mocks):
+    def new_resource(self, args):
+        raise AssertionError("reading the settings creates nothing")
+
+    def call(self, args):
+        raise AssertionError("reading the settings calls nothing")
+
+
+def _settings_of(stack_file) -> StackConfig:
+    """The settings the program reads from a stack file, as the CLI passes them."""
+
+    def read() -> StackConfig:
+        pulumi.runtime.set_mocks(_NoResources(), project="items-audit", stack="dev")
+        pulumi.runtime.set_all_config(mock_runtime.stack_config(stack_file))
+        return load()
+
+    return contextvars.Context().run(read)
+
+
+def test_the_tracked_dev_stack_writes_out_every_default_and_changes_none():
+    defaults = StackConfig()
+    written = yaml.safe_load(render.DEV_STACK_FILE.read_text())["config"]
+    unset = {f.name for f in dataclasses.fields(StackConfig) if getattr(defaults, f.name) is None}
+    assert {key.removeprefix("items-audit:") for key in written} == {
+        f.name for f in dataclasses.fields(StackConfig)
+    } - unset
+    assert all(isinstance(value, str) for value in written.values()), "as `config set` writes"
+    assert _settings_of(render.DEV_STACK_FILE) == defaults
+    comments = render.DEV_STACK_FILE.read_text()
+    for name in unset:
+        assert f" {name} " in comments or f" {name}," in comments, name
+
+
+def test_the_render_and_the_mock_runs_read_the_dev_stack_from_its_file(tmp_path, dev_config):
+    """The same objects whether the settings come from the tracked file or the
+    program's defaults: the file is the dev stack, and says nothing else."""
+    render.render(tmp_path / "from-file")
+    changed = tmp_path / "Pulumi.dev.yaml"
+    changed.write_text(
+        render.DEV_STACK_FILE.read_text().replace(
+            'items-audit:items_replicas: "2"', 'items-audit:items_replicas: "3"'
+        )
+    )
+    render.render(tmp_path / "changed", changed)
+    assert dev_config == mock_runtime.stack_config(render.DEV_STACK_FILE)
+
+    def files(directory):
+        return {path.name: path.read_text() for path in sorted(directory.glob("*.yaml"))}
+
+    from_defaults = {
+        render.file_name(manifest): yaml.safe_dump(render.canonical(manifest), sort_keys=False)
+        for manifest in mock_runtime.run({}).kubernetes_objects()
+    }
+    assert files(tmp_path / "from-file") == from_defaults
+    deployment = yaml.safe_load(files(tmp_path / "changed")["deployment-items-service.yaml"])
+    assert deployment["spec"]["replicas"] == 3

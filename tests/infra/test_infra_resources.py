@@ -12,6 +12,11 @@ EXPECTED_OBJECTS = {
     ("Secret", "database-roles"),
     ("ConfigMap", "SCHEMA_JOB"),
     ("Job", "SCHEMA_JOB"),
+    # the audit trail's retention
+    ("Secret", "audit-retention-db"),
+    ("ConfigMap", "audit-retention"),
+    ("CronJob", "audit-retention"),
+    ("NetworkPolicy", "allow-audit-retention-egress"),
     # the services
     ("Secret", "items-service"),
     ("ConfigMap", "items-service-proxy"),
@@ -65,6 +70,7 @@ def test_config_maps_a_server_reads_at_start_are_named_by_pulumi_so_a_change_rol
     pod template's reference changes (which rolls the pods), then the old one goes."""
     autonamed = {logical_name(o) for o in objects if o["kind"] == "ConfigMap" and is_autonamed(o)}
     assert autonamed == {
+        "audit-retention",
         "items-service-proxy",
         "prometheus-config",
         "prometheus-rules",
@@ -98,6 +104,7 @@ def test_secrets_are_generated_and_no_plain_secret_is_in_stack_config(run, dev_c
     assert passwords == {
         "postgres-superuser-password",
         "items-service-db-password",
+        "audit-retention-db-password",
         "audit-service-db-password",
         "audit-token",
         "grafana-admin-password",

@@ -36,7 +36,7 @@ def test_a_new_migration_a_new_password_or_a_new_database_each_make_a_new_job():
     name = schema_job.job_name(files, roles, "uid-1")
     assert schema_job.job_name(dict(files), dict(roles), "uid-1") == name
     assert (
-        schema_job.job_name({**files, "0002_colour.sql": "ALTER TABLE items"}, roles, "uid-1")
+        schema_job.job_name({**files, "0099_colour.sql": "ALTER TABLE items"}, roles, "uid-1")
         != name
     )
     assert schema_job.job_name(files, {**roles, "items-password": "c" * 32}, "uid-1") != name
@@ -47,12 +47,12 @@ def test_a_new_migration_file_reaches_the_job(run, dev_config):
     original = Sources.from_repo()
     migration = "ALTER TABLE items ADD COLUMN IF NOT EXISTS colour text;\n"
     changed = dataclasses.replace(
-        original, migrations={**original.migrations, "0002_colour.sql": migration}
+        original, migrations={**original.migrations, "0099_colour.sql": migration}
     )
     changed_run = mock_runtime.run(dev_config, sources=changed)
     assert _job_name(changed_run) != _job_name(run)
     files = find(changed_run.kubernetes_objects(), "ConfigMap", _job_name(changed_run))["data"]
-    assert files["0002_colour.sql"] == migration
+    assert files["0099_colour.sql"] == migration
 
 
 def test_the_job_applies_the_repository_migrations_then_the_passwords(objects):

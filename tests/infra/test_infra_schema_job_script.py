@@ -15,7 +15,7 @@ import pytest
 
 from infra.schema_job import SCRIPTS_DIR
 from tests.infra.k8s_objects import find
-from tests.infra.postgres_server import PostgresServer
+from tests.support.postgres_server import PostgresServer
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +69,7 @@ class JobFiles:
         self.passwords = {
             "items-password": "items-" + secrets.token_hex(8),
             "audit-password": "audit-" + secrets.token_hex(8),
+            "retention-password": "retention-" + secrets.token_hex(8),
         }
         for key, value in self.passwords.items():
             (roles / key).write_text(value)
@@ -127,31 +128,33 @@ def test_the_job_migrates_and_sets_both_role_passwords_and_a_rerun_changes_nothi
         "items",
         "schema_migrations",
     ]
-    assert _query(server, database, "SELECT version, file FROM schema_migrations") == [
-        ("0001", "schema.sql")
+    assert _query(server, database, "SELECT version, file FROM schema_migrations ORDER BY 1") == [
+        ("0001", "schema.sql"),
+        ("0002", "0002_audit_retention.sql"),
     ]
     verifiers = dict(
         _query(
             server,
             database,
             "SELECT rolname, rolpassword FROM pg_authid"
-            " WHERE rolname IN ('items_service', 'audit_service')",
+            " WHERE rolname IN ('items_service', 'audit_service', 'audit_retention')",
         )
     )
     assert _scram_matches(verifiers["items_service"], job.passwords["items-password"])
     assert _scram_matches(verifiers["audit_service"], job.passwords["audit-password"])
+    assert _scram_matches(verifiers["audit_retention"], job.passwords["retention-password"])
 
 
 def test_a_second_migration_changes_a_table_that_has_rows_once(job, server, database):
     assert job.run().returncode == 0
     _query(server, database, "INSERT INTO items (name) VALUES ('kept'), ('also kept')")
-    job.add_migration("0002_colour.sql", "ALTER TABLE items ADD COLUMN colour text;\n")
+    job.add_migration("0099_colour.sql", "ALTER TABLE items ADD COLUMN colour text;\n")
 
     applied = job.run()
     again = job.run()
 
     assert applied.returncode == 0, applied.stderr
-    assert "applied migration 0002 (0002_colour.sql)" in applied.stdout
+    assert "applied migration 0099 (0099_colour.sql)" in applied.stdout
     assert again.returncode == 0 and "applied migration" not in again.stdout
     assert _query(server, database, "SELECT name, colour FROM items ORDER BY id") == [
         ("kept", None),
@@ -159,10 +162,7 @@ def test_a_second_migration_changes_a_table_that_has_rows_once(job, server, data
     ]
     assert [
         v for (v,) in _query(server, database, "SELECT version FROM schema_migrations ORDER BY 1")
-    ] == [
-        "0001",
-        "0002",
-    ]
+    ] == ["0001", "0002", "0099"]
 
 
 def test_a_database_made_before_migrations_existed_is_taken_over_without_loss(
@@ -177,13 +177,16 @@ def test_a_database_made_before_migrations_existed_is_taken_over_without_loss(
 
     assert result.returncode == 0, result.stderr
     assert _query(server, database, "SELECT name FROM items") == [("from the old Job",)]
-    assert _query(server, database, "SELECT version FROM schema_migrations") == [("0001",)]
+    assert _query(server, database, "SELECT version FROM schema_migrations ORDER BY 1") == [
+        ("0001",),
+        ("0002",),
+    ]
 
 
 def test_a_failing_migration_leaves_nothing_of_itself_and_fails_the_job(job, server, database):
     assert job.run().returncode == 0
     job.add_migration(
-        "0002_broken.sql", "CREATE TABLE half_done (id int);\nCREATE TABLE broken (;\n"
+        "0099_broken.sql", "CREATE TABLE half_done (id int);\nCREATE TABLE broken (;\n"
     )
 
     result = job.run()
@@ -191,7 +194,10 @@ def test_a_failing_migration_leaves_nothing_of_itself_and_fails_the_job(job, ser
     assert result.returncode != 0
     assert "syntax error" in result.stderr
     assert _query(server, database, "SELECT to_regclass('half_done')") == [(None,)]
-    assert _query(server, database, "SELECT version FROM schema_migrations") == [("0001",)]
+    assert _query(server, database, "SELECT version FROM schema_migrations ORDER BY 1") == [
+        ("0001",),
+        ("0002",),
+    ]
 
 
 def test_a_migration_changed_after_it_was_applied_stops_the_job_naming_it(job):
@@ -209,7 +215,7 @@ def test_a_migration_changed_after_it_was_applied_stops_the_job_naming_it(job):
 
 
 def test_two_jobs_at_once_apply_each_migration_once(job, server, database):
-    job.add_migration("0002_colour.sql", "ALTER TABLE items ADD COLUMN colour text;\n")
+    job.add_migration("0099_colour.sql", "ALTER TABLE items ADD COLUMN colour text;\n")
     results = []
     runs = [threading.Thread(target=lambda: results.append(job.run())) for _ in range(2)]
     for run in runs:
@@ -221,4 +227,5 @@ def test_two_jobs_at_once_apply_each_migration_once(job, server, database):
     output = "".join(result.stdout for result in results)
     assert output.count("applied migration 0001") == 1
     assert output.count("applied migration 0002") == 1
-    assert _query(server, database, "SELECT count(*) FROM schema_migrations") == [(2,)]
+    assert output.count("applied migration 0099") == 1
+    assert _query(server, database, "SELECT count(*) FROM schema_migrations") == [(3,)]

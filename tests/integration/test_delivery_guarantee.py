@@ -1,7 +1,10 @@
 """No audit event is lost and none is stored twice (DESIGN §3), with real
-processes: audit-service down and back, and several relays sharing one outbox."""
+processes: audit-service down and back, several relays sharing one outbox, and an
+event audit-service refuses."""
 
+import json
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
@@ -116,4 +119,64 @@ def test_two_items_processes_share_the_outbox_without_double_delivery(database):
     finally:
         for replica in replicas:
             replica.close()
+        audit.close()
+
+
+def test_an_event_audit_service_refuses_is_sent_once_and_never_again(database):
+    """A 400 naming an event is final, unlike a redelivery (a duplicate) or an
+    outage: the relay marks the event failed and never claims it again, however
+    often it delivers afterwards."""
+    database.query("TRUNCATE items, audit_outbox, audit_logs; SELECT 1")
+    audit = audit_service(database).start()
+    items = items_service(database, audit.url).start()
+    refused = {
+        "event_id": str(uuid.uuid4()),
+        "occurred_at": "2026-12-07T06:00:00Z",
+        "service": "items-service",
+        "action": "item.create",
+        "resource_type": "item",
+        "resource_id": "1",
+        "status_code": 42,  # not an HTTP status: audit-service refuses the event
+        "request_id": "refused-event",
+        "client_ip": "127.0.0.1",
+        "details": {},
+    }
+    try:
+        database.query(
+            "INSERT INTO audit_outbox (event_id, payload) VALUES (%s, %s); SELECT 1",
+            (refused["event_id"], json.dumps(refused)),
+        )
+        wait_for(
+            lambda: database.query("SELECT failed_at IS NOT NULL FROM audit_outbox")[0][0],
+            message="a relay to take the event and mark it refused",
+        )
+
+        # Each round is a relay cycle after the refusal: a new event to claim and deliver.
+        for round_number in range(6):
+            request_id = f"after-the-refusal-{round_number}"
+            response = requests.post(
+                f"{items.url}/items",
+                json={"name": request_id},
+                headers={"X-Request-ID": request_id},
+                timeout=10,
+            )
+            assert response.status_code == 201
+            wait_for(
+                lambda request_id=request_id: database.query(
+                    "SELECT count(*) FROM audit_logs WHERE request_id = %s", (request_id,)
+                )[0][0],
+                message=f"the event of {request_id} to arrive",
+            )
+
+        metrics = scrape(audit.url)
+        assert value(metrics, "audit_events_processed_total", result="rejected") == 1, (
+            "audit-service received the refused event exactly once"
+        )
+        assert value(metrics, "audit_events_processed_total", result="stored") == 6
+        assert database.query(
+            "SELECT event_id::text, attempts, failed_at IS NOT NULL, last_error FROM audit_outbox"
+        ) == [(refused["event_id"], 1, True, "status_code: must be an integer from 100 to 599")]
+        assert value(scrape(items.url), "audit_delivery_failures_total", reason="rejected") == 1
+    finally:
+        items.close()
         audit.close()

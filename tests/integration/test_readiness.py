@@ -13,7 +13,7 @@ from tests.support.services import audit_service, items_service, wait_for
 
 
 def test_items_service_follows_the_database(database, audit):
-    proxy = CuttableProxy("127.0.0.1", 5432)
+    proxy = CuttableProxy(database.host, database.port)
     items = items_service(database, audit.url, database_port=proxy.port).start()
     try:
         assert requests.get(f"{items.url}/readyz").status_code == 200
@@ -53,7 +53,7 @@ def test_items_service_follows_the_database(database, audit):
 
 
 def test_audit_service_follows_the_database(database):
-    proxy = CuttableProxy("127.0.0.1", 5432)
+    proxy = CuttableProxy(database.host, database.port)
     audit = audit_service(database, database_port=proxy.port).start()
     try:
         assert requests.get(f"{audit.url}/readyz").status_code == 200

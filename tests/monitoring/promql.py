@@ -20,6 +20,9 @@ KEYWORDS = {
 }
 # Prometheus creates `up` for every scrape itself.
 PROMETHEUS_SERIES = {"up"}
+# The kubelet's volume statistics: a cluster's own Prometheus scrapes them, never the
+# stack's, which reads only its namespace's pods (monitoring/rules/storage.yml).
+KUBELET_SERIES = {"kubelet_volume_stats_available_bytes", "kubelet_volume_stats_capacity_bytes"}
 
 
 def metric_names(expr: str) -> set[str]:
@@ -59,4 +62,5 @@ def exported_names_needed() -> set[str]:
     recorded = {rule["record"] for rule in rules() if "record" in rule}
     exprs = [rule["expr"] for rule in rules()]
     exprs += [target["expr"] for panel in dashboard_panels() for target in panel["targets"]]
-    return set().union(*(metric_names(expr) for expr in exprs)) - recorded - PROMETHEUS_SERIES
+    names = set().union(*(metric_names(expr) for expr in exprs))
+    return names - recorded - PROMETHEUS_SERIES - KUBELET_SERIES

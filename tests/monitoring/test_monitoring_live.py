@@ -245,7 +245,15 @@ PLAUSIBLE = {
         and all(0 < value < 5 for _, value in results[0])
     ),
     "Audit events processed by result": lambda results: values(results[0], result="stored")[0] > 0,
-    "Audit outbox backlog": lambda results: [value for _, value in results[0]] == [0],
+    "Audit outbox backlog": lambda results: (
+        [value for _, value in results[0]] == [0]
+        and [value for _, value in results[1]] == [100_000]
+    ),
+    "Requests refused, outbox full": lambda results: [value for _, value in results[0]] == [0],
+    # audit-service is not told a volume size here (an external server's case): 0.
+    "Database size": lambda results: (
+        results[0][0][1] > 1_000_000 and [value for _, value in results[1]] == [0]
+    ),
     "Audit delivery lag (p50, p95, p99)": lambda results: all(
         0 < value < 300 for series in results for _, value in series
     ),

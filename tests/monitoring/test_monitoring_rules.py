@@ -23,6 +23,11 @@ EXPECTED_ALERTS = {
     "AuditEventIdConflicts",
     "TargetDown",
     "PostgresUnreachable",
+    "DatabaseFillingUp",
+    "DatabaseFullWithinADay",
+    "DatabaseVolumeFillingUp",
+    "DatabaseVolumeFullWithinADay",
+    "AuditRetentionNotRunning",
 }
 
 

@@ -278,7 +278,12 @@ NAMESPACE_GUARDRAIL = "workload-namespaces-restricted-and-deny-ingress"
 
 
 def workloads(render) -> list[Registered]:
-    kinds = {DEPLOYMENT, "kubernetes:apps/v1:StatefulSet", "kubernetes:batch/v1:Job"}
+    kinds = {
+        DEPLOYMENT,
+        "kubernetes:apps/v1:StatefulSet",
+        "kubernetes:batch/v1:Job",
+        "kubernetes:batch/v1:CronJob",
+    }
     return [r for r in render.resources if r.type in kinds]
 
 

@@ -37,7 +37,7 @@ def ready(service: ServiceProcess) -> bool:
 
 
 def test_clients_get_503_during_the_outage_and_both_services_recover(database, services):
-    proxy = CuttableProxy("127.0.0.1", 5432)
+    proxy = CuttableProxy(database.host, database.port)
     try:
         audit = audit_service(database, database_port=proxy.port).start()
         services.append(audit)
@@ -96,7 +96,7 @@ def test_clients_get_503_during_the_outage_and_both_services_recover(database, s
 def test_connections_the_database_dropped_while_idle_are_not_reused(database, services):
     """A database restart while no traffic flows leaves every pooled connection
     dead; the first requests afterwards must not be the ones to find out."""
-    proxy = CuttableProxy("127.0.0.1", 5432)
+    proxy = CuttableProxy(database.host, database.port)
     try:
         items = items_service(database, "http://127.0.0.1:9", database_port=proxy.port)
         services.append(items.start())

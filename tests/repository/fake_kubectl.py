@@ -1,7 +1,8 @@
 """A stand-in for `kubectl` against a cluster this machine does not have, for running
 .github/scripts/assignment-flow.sh: the postgres pod's psql is the real psql on the
-test database, and the cluster's network answers as FAKE_KUBECTL_NETWORK says
-(`enforced`: the NetworkPolicies deny what they must; `open`: everything connects).
+test database (FAKE_KUBECTL_DATABASE_URL), and the cluster's network answers as
+FAKE_KUBECTL_NETWORK says (`enforced`: the NetworkPolicies deny what they must;
+`open`: everything connects).
 Every call is appended to FAKE_KUBECTL_LOG, one JSON list per line.
 
     python fake_kubectl.py [--context C] [--namespace N] ARGS...
@@ -29,13 +30,8 @@ def without_global_flags(args: list[str]) -> list[str]:
 
 
 def psql(command: list[str]) -> None:
-    database = os.environ["FAKE_KUBECTL_DATABASE"]
-    real = [
-        "psql",
-        "-h",
-        "127.0.0.1",
-        *(database if arg == "itemsdb" else arg for arg in command[1:]),
-    ]
+    database = os.environ["FAKE_KUBECTL_DATABASE_URL"]
+    real = ["psql", *(database if arg == "itemsdb" else arg for arg in command[1:])]
     os.execvp("psql", real)  # noqa: S606 (the real psql, with the script's own arguments)
 
 

@@ -31,7 +31,7 @@ def run_flow(tmp_path, items, database, network: str, wait_seconds: int = 30):
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "ITEMS_URL": items.url,
         "AUDIT_WAIT_SECONDS": str(wait_seconds),
-        "FAKE_KUBECTL_DATABASE": database.name,
+        "FAKE_KUBECTL_DATABASE_URL": database.url(),
         "FAKE_KUBECTL_NETWORK": network,
         "FAKE_KUBECTL_LOG": str(log),
     }

@@ -192,3 +192,50 @@ def test_the_pulumi_pins_move_as_one_group():
     for name in ("pulumi", "pulumi-kubernetes", "pulumi-policy", "pulumi/pulumi"):
         assert any(Path(name).match(pattern) for pattern in patterns), name
     assert "github.com/pulumi/**" in patterns, "the e2e tool set's Go modules"
+
+
+def uv_outputs() -> dict[str, set[str]]:
+    """Each file `uv pip compile` wrote, by the source file its header's command names."""
+    sources: dict[str, set[str]] = {}
+    for path in repository_files():
+        header = text(path).splitlines()[:2] if path.endswith((".lock", ".txt")) else []
+        if len(header) == 2 and header[1].startswith("#    uv pip compile "):
+            directory = Path(path).parent
+            for argument in header[1].split()[4:]:
+                if not argument.startswith("-"):
+                    sources.setdefault(str(directory / argument), set()).add(path)
+    return sources
+
+
+def test_every_lock_is_kept_by_the_pip_compile_manager_with_its_source(extracted):
+    """Renovate reads each lock's header, so a pin moved in a requirements.in reruns the
+    commands that made every file from it, and the locked versions are all seen."""
+    found = {
+        package_file["packageFile"]: set(package_file["lockFiles"])
+        for package_file in extracted.get("pip-compile", [])
+    }
+    assert found == uv_outputs()
+    assert set(found) >= {
+        "items-service/requirements.in",
+        "audit-service/requirements.in",
+        "service-common/build-requirements.in",
+    }
+    for package_file in extracted["pip-compile"]:
+        pinned = Counter(
+            (name.lower(), f"=={version}")
+            for name, version in REQUIREMENT_PIN.findall(text(package_file["packageFile"]))
+        )
+        direct = Counter(
+            (dep["depName"].lower(), dep.get("currentValue"))
+            for dep in package_file["deps"]
+            if dep.get("depType") != "indirect"
+        )
+        assert direct == pinned, package_file["packageFile"]
+        for lock in package_file["lockFiles"]:
+            locked = {
+                (name.lower(), version) for name, version in REQUIREMENT_PIN.findall(text(lock))
+            }
+            seen = {
+                (dep["depName"].lower(), dep.get("lockedVersion")) for dep in package_file["deps"]
+            }
+            assert locked <= seen, lock

@@ -54,6 +54,8 @@ def test_libpq_variables_can_stand_in_for_database_url():
         ({"AUDIT_SERVICE_URL": "audit-service:8081"}, "AUDIT_SERVICE_URL must be an http"),
         ({"TRUSTED_PROXY_COUNT": "one"}, "TRUSTED_PROXY_COUNT must be an integer"),
         ({"TRUSTED_PROXY_COUNT": "6"}, "TRUSTED_PROXY_COUNT must be between 0 and 5"),
+        ({"AUDIT_OUTBOX_LIMIT": "0"}, "AUDIT_OUTBOX_LIMIT must be between 1 and"),
+        ({"AUDIT_OUTBOX_LIMIT": "lots"}, "AUDIT_OUTBOX_LIMIT must be an integer"),
         (
             {"AUDIT_TOKEN_FILE": "/nonexistent/token"},
             "set AUDIT_TOKEN or AUDIT_TOKEN_FILE, not both",
@@ -83,6 +85,27 @@ def test_an_invalid_database_url_is_reported_without_its_password():
 
 def test_the_number_of_trusted_proxies_is_a_setting():
     assert ItemsSettings.from_env({**VALID, "TRUSTED_PROXY_COUNT": "1"}).trusted_proxy_count == 1
+
+
+def test_the_outbox_is_bounded_unless_told_another_bound():
+    assert ItemsSettings.from_env(VALID).audit_outbox_limit == 100_000
+    limited = ItemsSettings.from_env({**VALID, "AUDIT_OUTBOX_LIMIT": "500"})
+    assert limited.audit_outbox_limit == 500
+
+
+def test_the_database_volume_size_is_known_only_when_given():
+    assert AuditSettings.from_env(VALID).database_volume_bytes is None
+    given = AuditSettings.from_env({**VALID, "DATABASE_VOLUME_BYTES": "1073741824"})
+    assert given.database_volume_bytes == 1024**3
+    with pytest.raises(ConfigError, match="DATABASE_VOLUME_BYTES must be an integer"):
+        AuditSettings.from_env({**VALID, "DATABASE_VOLUME_BYTES": "1Gi"})
+
+
+def test_the_retention_period_is_known_only_when_given():
+    assert AuditSettings.from_env(VALID).audit_retention_days is None
+    assert AuditSettings.from_env({**VALID, "AUDIT_RETENTION_DAYS": "7"}).audit_retention_days == 7
+    with pytest.raises(ConfigError, match="AUDIT_RETENTION_DAYS must be between 0 and 3650"):
+        AuditSettings.from_env({**VALID, "AUDIT_RETENTION_DAYS": "5000"})
 
 
 @pytest.mark.parametrize(

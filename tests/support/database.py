@@ -1,6 +1,9 @@
 """Throwaway PostgreSQL databases, migrated as the deployment migrates its own
-(database/migrate.sh: schema.sql and the migrations after it)."""
+(database/migrate.sh: schema.sql and the migrations after it), on the tests' own
+server: every tier reaches PostgreSQL through server() and the databases made here."""
 
+import atexit
+import functools
 import os
 import subprocess
 import uuid
@@ -8,32 +11,38 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg2
-import psycopg2.extensions
 from psycopg2 import sql
 
-SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+from tests.support.postgres_server import PostgresServer
+
 SCHEMA = Path(__file__).resolve().parents[2] / "database" / "schema.sql"
 MIGRATE = SCHEMA.with_name("migrate.sh")
+
+
+@functools.cache
+def server() -> PostgresServer:
+    """The tests' own PostgreSQL server, never the machine's: started on first use,
+    stopped when this process exits."""
+    started = PostgresServer()
+    atexit.register(started.stop)
+    return started
 
 
 @dataclass(frozen=True)
 class TestDatabase:
     name: str
-    host: str = SERVER["host"]
-    port: int = SERVER["port"]
+    host: str
+    port: int
 
     def url(self, role: str = "postgres", host: str | None = None, port: int | None = None) -> str:
-        """No password: the test server trusts loopback (scripts/setup/10-postgres.sh),
-        and the login roles are the server's, shared by every database on it, so
-        the tests leave their passwords as they are."""
+        """No password: the tests' server trusts loopback, and the login roles are
+        the server's, shared by every database on it, so the tests leave their
+        passwords as they are."""
         return f"postgresql://{role}@{host or self.host}:{port or self.port}/{self.name}"
 
     def connect(self):
         """A superuser connection in autocommit mode, for assertions."""
-        connection = psycopg2.connect(dbname=self.name, **SERVER)
-        connection.autocommit = True
-        return connection
+        return server().connect(self.name)
 
     def query(self, sql: str, params=None) -> list[tuple]:
         with closing(self.connect()) as connection, connection.cursor() as cursor:
@@ -55,7 +64,7 @@ class TestDatabase:
                 "PATH": os.environ["PATH"],
                 "PGHOST": self.host,
                 "PGPORT": str(self.port),
-                "PGUSER": SERVER["user"],
+                "PGUSER": server().user,
                 "PGDATABASE": self.name,
             },
             check=True,
@@ -64,20 +73,15 @@ class TestDatabase:
         )
 
 
-def _server_connection():
-    connection = psycopg2.connect(dbname="postgres", **SERVER)
-    connection.autocommit = True
-    return connection
-
-
 def create_database(prefix: str = "itemsdb_test") -> TestDatabase:
-    database = TestDatabase(name=f"{prefix}_{uuid.uuid4().hex[:12]}")
-    with closing(_server_connection()) as connection, connection.cursor() as cursor:
+    own = server()
+    database = TestDatabase(f"{prefix}_{uuid.uuid4().hex[:12]}", own.host, own.port)
+    with closing(own.connect()) as connection, connection.cursor() as cursor:
         cursor.execute(f'CREATE DATABASE "{database.name}"')
     database.migrate()
     return database
 
 
 def drop_database(database: TestDatabase) -> None:
-    with closing(_server_connection()) as connection, connection.cursor() as cursor:
+    with closing(server().connect()) as connection, connection.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{database.name}" WITH (FORCE)')
