@@ -88,7 +88,9 @@ def differences(promised, live, names: dict[str, str], path: str = "") -> list[s
         found = []
         for key, value in promised.items():
             if key not in live:
-                found.append(f"{path}.{key}: missing (promised {value!r})")
+                # The API server leaves out a field at its zero value (Go's omitempty).
+                if value not in (False, 0, "", [], {}, None):
+                    found.append(f"{path}.{key}: missing (promised {value!r})")
             else:
                 found += differences(value, live[key], names, f"{path}.{key}")
         return found

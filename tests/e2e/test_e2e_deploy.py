@@ -58,11 +58,12 @@ def test_make_up_from_nothing_creates_exactly_what_the_render_promises(stack, fi
     assert sorted(set(map(identity, promised)) - set(by_identity)) == [], "promised, missing"
     assert unexplained(live, promised) == [], "in the cluster, never promised"
     names = general_names(promised, live)
-    found = {
-        identity(manifest): compare(manifest, by_identity[identity(manifest)], names)
+    wrong = [
+        f"{identity(manifest)}: {difference}"
         for manifest in promised
-    }
-    assert {key: value for key, value in found.items() if value} == {}
+        for difference in compare(manifest, by_identity[identity(manifest)], names)
+    ]
+    assert not wrong, "\n".join(wrong)
 
 
 def test_the_namespace_enforces_pod_security_restricted_and_nothing_was_warned_about(
