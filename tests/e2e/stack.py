@@ -246,7 +246,9 @@ class E2EStack:
         )
 
     def kubectl_json(self, *arguments) -> dict:
-        return json.loads(self.kubectl(*arguments, "--output=json").check().stdout)
+        """kubectl's answer as JSON (none, with --ignore-not-found and nothing found)."""
+        answer = self.kubectl(*arguments, "--output=json").check().stdout
+        return json.loads(answer) if answer.strip() else {}
 
     def output(self, name: str, *flags: str) -> str:
         return self.pulumi("stack", "output", name, *flags).check().stdout.strip()

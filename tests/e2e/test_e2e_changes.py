@@ -57,9 +57,15 @@ def timestamp(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def declared(objects: dict) -> dict:
-    """The objects a user declares, not the pods and ReplicaSets a rollout replaces."""
-    return {key: value for key, value in objects.items() if key[0] not in ("Pod", "ReplicaSet")}
+def not_rolled(objects: dict, service: str) -> dict:
+    """The objects but what a rollout of `service` replaces or changes: its pods and
+    ReplicaSets, and its Service's endpoints (they list the pods)."""
+    return {
+        key: value
+        for key, value in objects.items()
+        if key[0] not in ("Pod", "ReplicaSet")
+        and not (key[0] in ("Endpoints", "EndpointSlice") and key[2].startswith(service))
+    }
 
 
 def test_a_one_line_code_change_updates_only_its_own_deployment(deployed, clone, registry):
@@ -80,7 +86,7 @@ def test_a_one_line_code_change_updates_only_its_own_deployment(deployed, clone,
     items = ("Deployment", NAMESPACE, "items-service")
     assert after[items][0] == before[items][0] and after[items][1] > before[items][1]
     del before[items], after[items]
-    assert declared(after) == declared(before), "nothing else changed"
+    assert not_rolled(after, "items-service") == not_rolled(before, "items-service")
     image = deployed.kubectl(
         "get",
         "deployment",
@@ -138,6 +144,9 @@ def test_a_new_password_reaches_the_roles_and_rolls_the_pods_that_use_it(deploye
     ]
     jobs_before = jobs(deployed)
     roles_before = secret_values(deployed, "database-roles")
+    roles_uid = deployed.kubectl_json("get", "secret", "database-roles", "-n", NAMESPACE)[
+        "metadata"
+    ]["uid"]
     items_before = template_annotations(deployed, "items-service")
     audit_before = template_annotations(deployed, "audit-service")
     audit_secret_before = secret_values(deployed, "audit-service")
@@ -153,11 +162,12 @@ def test_a_new_password_reaches_the_roles_and_rolls_the_pods_that_use_it(deploye
     assert secret_values(deployed, "audit-service") == audit_secret_before
     # The Job that sets the roles' passwords from that Secret ran after it changed.
     [job] = set(jobs(deployed)) - set(jobs_before)
+    roles_secret = deployed.kubectl_json(
+        "get", "secret", "database-roles", "-n", NAMESPACE, "--show-managed-fields"
+    )
+    assert roles_secret["metadata"]["uid"] == roles_uid, "updated in place, never missing"
     secret_changed = max(
-        timestamp(entry["time"])
-        for entry in deployed.kubectl_json("get", "secret", "database-roles", "-n", NAMESPACE)[
-            "metadata"
-        ]["managedFields"]
+        timestamp(entry["time"]) for entry in roles_secret["metadata"]["managedFields"]
     )
     run = deployed.kubectl_json("get", "job", job, "-n", NAMESPACE)
     assert run["status"].get("succeeded") == 1, run["status"]
