@@ -197,17 +197,31 @@ class _RecordingMonitor(mocks.MockMonitor):
         return self.make_urn(parent, spec.type or request.type, spec.name or request.name)
 
 
+# What the render puts in place of a setting the stack file holds encrypted (`pulumi
+# config set --secret`), as it does for generated secrets: it has no passphrase. The
+# database URL's placeholder names a server on PostgreSQL's own port.
+ENCRYPTED_PLACEHOLDERS = {
+    f"{PROJECT}:database_url": (
+        "postgresql://mock-encrypted:mock-encrypted@mock-encrypted-database:5432/itemsdb"
+    ),
+}
+
+
+def encrypted_placeholder(key: str) -> str:
+    return ENCRYPTED_PLACEHOLDERS.get(key, f"mock-encrypted-{key.split(':', 1)[-1]}")
+
+
 def stack_config(stack_file: Path) -> dict[str, str]:
-    """The plain `config:` values of a Pulumi.<stack>.yaml, as the CLI passes them."""
+    """The `config:` values of a Pulumi.<stack>.yaml, as the CLI passes them (a structured
+    value as JSON); an encrypted one (`secure:`) as its placeholder."""
     values = (yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}).get("config") or {}
+    config = {}
     for key, value in values.items():
-        if isinstance(value, dict):
-            raise ValueError(
-                f"{stack_file}: {key} is encrypted; the offline render takes plain values only"
-            )
-    return {
-        key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()
-    }
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            config[key] = encrypted_placeholder(key)
+        else:
+            config[key] = value if isinstance(value, str) else json.dumps(value)
+    return config
 
 
 def run(

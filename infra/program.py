@@ -95,8 +95,16 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
     cfg = cfg or stack_config.load()
     sources = sources or Sources.from_repo()
 
-    # One kubeconfig file, named: the provider cannot read a KUBECONFIG list.
-    provider = k8s.Provider("kubernetes", kubeconfig=cfg.kubeconfig_file, context=cfg.context)
+    # One kubeconfig file, named: the provider cannot read a KUBECONFIG list. A Secret
+    # whose values change (a new password, a new key) is updated in place: without
+    # enable_secret_mutable the provider deletes and creates it again, and a pod that
+    # starts in between cannot mount it (the pods roll on the secret checksum anyway).
+    provider = k8s.Provider(
+        "kubernetes",
+        kubeconfig=cfg.kubeconfig_file,
+        context=cfg.context,
+        enable_secret_mutable=True,
+    )
     k8s_opts = pulumi.ResourceOptions(provider=provider)
     namespace = k8s.core.v1.Namespace(
         "namespace",

@@ -1,26 +1,76 @@
 """The end-to-end tier: only with `make e2e` (scripts/e2e), which builds the tool
-set and starts the simulated cluster first. The stack is made once per run, in a
-copy of the clone, with the services' images built by the Docker engine from the
-Dockerfiles and pushed to a registry of the run's own, and deployed by `make up`."""
+set and starts the simulated cluster first. One stack, `e2e`, in the user's own
+backend (Pulumi.yaml's ~/.pulumi-local), made by the first `make up` of the run in a
+copy of the clone and removed at the end (`make down`, then `pulumi stack rm`). The
+services' images are built by the Docker engine from the Dockerfiles, pushed to a
+registry of the run's own and deployed by digest.
 
+The modules run in a declared order (MODULE_ORDER), whatever order they are given
+in: "from nothing" is the first `make up`; the modules after it find the stack as
+`make up` leaves it (the `deployed` fixture fails, naming the drift, when it is
+not) and leave it so, or say in their docstring that they start from nothing
+themselves; the teardown is last."""
+
+import contextlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 import yaml
 
-from tests.e2e.stack import CONTEXT, KUBECONFIG, E2EStack, copy_of_the_clone, tools_bin
+from tests.e2e.stack import (
+    CACHE,
+    CONTEXT,
+    KUBECONFIG,
+    STACK,
+    E2EStack,
+    backend_directory,
+    copy_of_the_clone,
+    tools_bin,
+    write_stack_settings,
+)
 from tests.support.network import free_port
 
 # The Dockerfiles' base, as the container tier builds them (the official image
 # cannot be pulled here): scripts/setup/35-base-image.sh.
 BASE_IMAGE = "items-audit-test/debian-python:bookworm-1"
+# Written before this tier's first `make up` creates the stack `e2e` in the user's
+# backend, removed once the stack is: a stack `e2e` found there without it is not ours.
+OWNER_MARKER = CACHE / "e2e-stack-in-user-backend"
+MODULE_ORDER = (
+    "test_e2e_deploy.py",
+    "test_e2e_state_directory.py",
+    "test_e2e_changes.py",
+    "test_e2e_secrets.py",
+    "test_e2e_failures.py",
+    "test_e2e_interrupted.py",
+    "test_e2e_upgrade.py",
+    "test_e2e_recreated_cluster.py",
+    "test_e2e_teardown.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    here = Path(__file__).parent
+    undeclared = sorted(
+        {item.path.name for item in items if item.path.parent == here} - set(MODULE_ORDER)
+    )
+    if undeclared:
+        raise pytest.UsageError(
+            f"tests/e2e/conftest.py: declare the place of {', '.join(undeclared)} in MODULE_ORDER"
+        )
+    position = {name: index for index, name in enumerate(MODULE_ORDER)}
+    items.sort(
+        key=lambda item: position.get(item.path.name, -1) if item.path.parent == here else -1
+    )
 
 
 @pytest.fixture(scope="session")
@@ -105,25 +155,79 @@ def build_and_push(clone: Path, registry: str, service: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def stack(tools, clone, registry, tmp_path_factory) -> E2EStack:
-    """The stack `e2e`, created and configured as a user would for a cluster of
-    their own: the simulated cluster's kubeconfig and context, its storage class,
-    images by digest (nothing to load into a node: it runs nothing)."""
-    stack = E2EStack(clone=clone, backend=tmp_path_factory.mktemp("state"), bin=tools)
-    stack.pulumi("stack", "init").check()
-    settings = {
+def images(clone, registry) -> dict[str, str]:
+    """Both services' images, built from the clone, by digest."""
+    return {
+        "items_image": build_and_push(clone, registry, "items-service"),
+        "audit_image": build_and_push(clone, registry, "audit-service"),
+    }
+
+
+@pytest.fixture(scope="session")
+def cluster_settings(images) -> dict[str, str]:
+    """The settings only this tier needs; a laptop on kind needs none of them. The
+    simulated cluster is not a kind cluster `make up` creates: `cluster` is
+    docker-desktop's path (deploy to an existing cluster), which reaches it through
+    the kubeconfig and context named here (scripts/up's checks and the program's
+    provider both read them). KWOK provisions volumes of its own StorageClass only.
+    The images are prebuilt, by digest: the docker provider that builds them on the
+    user's path is not in the tool set (e2e/README.md)."""
+    return {
         "cluster": "docker-desktop",
         "kubeconfig": str(KUBECONFIG),
         "kube_context": CONTEXT,
         "storage_class": "kwok-volume",
-        "items_image": build_and_push(clone, registry, "items-service"),
-        "audit_image": build_and_push(clone, registry, "audit-service"),
+        **images,
     }
-    for key, value in settings.items():
-        stack.pulumi("config", "set", key, value).check()
+
+
+@dataclass
+class UserBackend:
+    directory: Path  # Pulumi.yaml's backend, as the CLI resolves it
+    existed_before: bool  # before this run's first `make up`
+
+
+def stacks_in(stack: E2EStack, *flags: str) -> list[str]:
+    """The stacks the user's backend holds (the project's; all of them with --all)."""
+    listed = stack.run("pulumi", "stack", "ls", "--json", *flags).check()
+    return [entry["name"].rsplit("/", 1)[-1] for entry in json.loads(listed.stdout)]
+
+
+@pytest.fixture(scope="session")
+def user_backend() -> UserBackend:
+    directory = backend_directory()
+    return UserBackend(directory, directory.is_dir())
+
+
+@pytest.fixture(scope="session")
+def stack(request, tools, clone, user_backend, tmp_path_factory) -> E2EStack:
+    """The stack `e2e` in the user's backend, not created yet: its settings file is
+    written, and the first `make up` (first_up) creates it. Refuses to start, before
+    anything is built, when the user has a stack `e2e` this tier did not make; removes
+    one an earlier run left (its cluster went with that run)."""
+    stack = E2EStack(clone=clone, home=tmp_path_factory.mktemp("home"), bin=tools)
+    if user_backend.directory.is_dir() and STACK in stacks_in(stack):
+        if not OWNER_MARKER.exists():
+            pytest.exit(
+                f"make e2e: the Pulumi backend {user_backend.directory} already holds a stack"
+                f" '{STACK}' that make e2e did not create. make e2e deploys to that stack and"
+                f" removes it at the end; rename yours (pulumi stack rename) or remove it"
+                f" (pulumi stack rm {STACK}) first. Nothing was changed.",
+                returncode=3,
+            )
+        stack.run("pulumi", "stack", "rm", "--yes", "--force", "--remove-backups", STACK).check()
+    OWNER_MARKER.parent.mkdir(parents=True, exist_ok=True)
+    OWNER_MARKER.write_text(f"{user_backend.directory}\n")
+    write_stack_settings(clone, request.getfixturevalue("cluster_settings"))
     yield stack
-    # Whatever a test left: nothing stays in the cluster or the state.
-    stack.down()
+    # Whatever a test left: nothing stays in the cluster, the stack goes, and a state
+    # directory this run created goes too when it holds no other stack.
+    stack.down().check()
+    if STACK in stacks_in(stack):
+        stack.run("pulumi", "stack", "rm", "--yes", "--remove-backups", STACK).check()
+    OWNER_MARKER.unlink()
+    if not user_backend.existed_before and not stacks_in(stack, "--all"):
+        shutil.rmtree(user_backend.directory)
 
 
 @pytest.fixture(scope="session")
@@ -134,30 +238,71 @@ def first_up(stack):
 
 @pytest.fixture
 def deployed(stack, first_up):
-    """The stack as `make up` leaves it, whatever an earlier test changed."""
-    if stack.pulumi("preview", "--expect-no-changes").returncode != 0:
-        stack.up().check()
+    """The stack as `make up` leaves it: no drift between the state, the program and
+    the cluster, and every pod ready. A test that finds otherwise fails here: the test
+    before it (or a change to the program) left it so."""
+    drift = stack.drift()
+    if drift.returncode != 0:
+        pytest.fail(
+            "the stack is not as make up leaves it (pulumi preview --refresh"
+            f" --expect-no-changes):\n{drift.output[-6000:]}",
+            pytrace=False,
+        )
+    problems = stack.health()
+    if problems:
+        pytest.fail(f"the cluster is not healthy: {problems}", pytrace=False)
     return stack
 
 
-def rendered(clone: Path) -> list[dict]:
+def wait_until_healthy(stack: E2EStack, seconds: float = 120) -> None:
+    """For a test that stopped or broke a component: the cluster is healthy again
+    (node Ready, every pod Ready, every workload at its replicas) within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while problems := stack.health():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the cluster did not become healthy again: {problems}")
+        time.sleep(2)
+
+
+def rendered(clone: Path, stack_file: Path | None = None) -> list[dict]:
     """The offline render of the stack's own settings (python -m infra.render)."""
     directory = Path(tempfile.mkdtemp(prefix="e2e-render-"))
     try:
-        subprocess.run(
+        result = subprocess.run(
             [
                 sys.executable,
                 "-m",
                 "infra.render",
                 str(directory),
                 "--stack-file",
-                str(clone / "Pulumi.e2e.yaml"),
+                str(stack_file or clone / f"Pulumi.{STACK}.yaml"),
             ],
             cwd=clone,
-            check=True,
             capture_output=True,
+            text=True,
             timeout=300,
         )
+        assert result.returncode == 0, result.stdout + result.stderr
         return [yaml.safe_load(path.read_text()) for path in sorted(directory.glob("*.yaml"))]
     finally:
         shutil.rmtree(directory)
+
+
+@contextlib.contextmanager
+def settings_changed(stack: E2EStack, **changes: str):
+    """Plain settings changed with `pulumi config set`, put back as they were afterwards
+    (`config rm` for those that were not set); the next `make up` restores the cluster."""
+    before = {}
+    for key in changes:
+        got = stack.pulumi("config", "get", key)
+        before[key] = got.stdout.strip() if got.returncode == 0 else None
+    try:
+        for key, value in changes.items():
+            stack.pulumi("config", "set", key, value).check()
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                stack.pulumi("config", "rm", key).check()
+            else:
+                stack.pulumi("config", "set", key, value).check()

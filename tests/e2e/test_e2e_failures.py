@@ -3,6 +3,7 @@ failed is replaced and runs again; a settings change that would delete the
 database is refused; the policy pack refuses a pod that breaks the baseline."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 
 import pytest
 
+from tests.e2e.conftest import settings_changed, wait_until_healthy
 from tests.e2e.stack import CACHE, NAMESPACE, SCHEMA_JOBS
 
 KWOK_PIDS = CACHE / "e2e-cluster" / "kwok" / "clusters" / "items-audit-e2e" / "pids"
@@ -69,6 +71,10 @@ def failing_pods_of_the_new_job(stack, previous_jobs: set[str], deadline: float)
 
 
 def test_a_failed_migration_job_is_replaced_and_run_again_by_the_next_make_up(deployed, clone):
+    """The simulated node's controller is stopped while the Job runs (so that only this
+    test decides how its pods end), and started again before the test ends; the node
+    stays Ready meanwhile (e2e/cluster-up's grace period), and the cluster is healthy
+    again at the end."""
     previous = set(
         deployed.kubectl(
             "get",
@@ -83,23 +89,26 @@ def test_a_failed_migration_job_is_replaced_and_run_again_by_the_next_make_up(de
         .check()
         .stdout.split()
     )
-    migration = clone / "database" / "0003_e2e_retried.sql"
+    migration = clone / "database" / "0100_e2e_retried.sql"
     migration.write_text("CREATE INDEX IF NOT EXISTS items_name_idx ON items (name);\n")
     controller = kwok_controller()
     os.kill(controller, signal.SIGSTOP)
     try:
         process = deployed.run_in_background("scripts/up")
-        failing_pods_of_the_new_job(deployed, previous, time.monotonic() + 600)
+        failing_pods_of_the_new_job(deployed, previous, time.monotonic() + 240)
+        # The node and the services stay Ready (the new Job's pods fail on purpose, and
+        # no pod starts while the controller is stopped).
+        assert [text for text in deployed.health() if not text.startswith("pod ")] == []
     finally:
         os.kill(controller, signal.SIGCONT)
-    first = process.wait_for_result(timeout=1800)
+    first = process.wait_for_result(timeout=600)
     assert first.returncode != 0, "the update waited on a Job that failed"
-    assert "postgres-schema" in first.stdout + first.stderr
+    assert "postgres-schema" in first.output
 
     # Nothing changed since: only the failed Job makes the next update do anything.
     second = deployed.up()
 
-    assert second.returncode == 0, second.stdout + second.stderr
+    assert second.returncode == 0, second.output
     [job] = set(
         deployed.kubectl(
             "get",
@@ -119,31 +128,37 @@ def test_a_failed_migration_job_is_replaced_and_run_again_by_the_next_make_up(de
         "get", "job", job, "-n", NAMESPACE, "-o", "jsonpath={.status.succeeded}"
     ).check()
     assert succeeded.stdout == "1"
+    wait_until_healthy(deployed)
+    drift = deployed.drift()
+    assert drift.returncode == 0, drift.output
+
+
+def statefulset_and_claim_uids(stack) -> tuple[str, str]:
+    statefulset = stack.kubectl_json("get", "statefulset", "postgres", "-n", NAMESPACE)
+    claim = stack.kubectl_json("get", "persistentvolumeclaim", "data-postgres-0", "-n", NAMESPACE)
+    return statefulset["metadata"]["uid"], claim["metadata"]["uid"]
 
 
 def test_a_storage_change_that_would_delete_the_database_is_refused(deployed):
-    uid = (
-        deployed.kubectl(
-            "get", "statefulset", "postgres", "-n", NAMESPACE, "-o", "jsonpath={.metadata.uid}"
-        )
-        .check()
-        .stdout
-    )
-    deployed.pulumi("config", "set", "postgres_storage", "2Gi").check()
-    try:
+    before = statefulset_and_claim_uids(deployed)
+    [urn] = [
+        resource["urn"]
+        for resource in deployed.state_resources()
+        if resource["type"] == "kubernetes:apps/v1:StatefulSet"
+    ]
+    with settings_changed(deployed, postgres_storage="2Gi"):
         refused = deployed.up()
-    finally:
-        deployed.pulumi("config", "rm", "postgres_storage").check()
+
     assert refused.returncode != 0
-    assert "protect" in refused.stdout + refused.stderr
-    after = (
-        deployed.kubectl(
-            "get", "statefulset", "postgres", "-n", NAMESPACE, "-o", "jsonpath={.metadata.uid}"
-        )
-        .check()
-        .stdout
-    )
-    assert after == uid, "the database is the same"
+    # The engine's own refusal of a protected resource (not a provider error).
+    assert re.search(
+        rf'error: unable to replace resource "{re.escape(urn)}"\s+'
+        r"as it is currently marked for protection\.",
+        refused.output,
+    ), refused.output
+    assert statefulset_and_claim_uids(deployed) == before, "the database is the same"
+    drift = deployed.drift()
+    assert drift.returncode == 0, drift.output
 
 
 @pytest.fixture(scope="module")

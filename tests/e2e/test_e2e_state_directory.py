@@ -63,13 +63,28 @@ def missing_backend() -> str:
     return f"file://~/.items-audit-e2e-missing-{uuid.uuid4().hex}"
 
 
+# Every command of scripts/up and scripts/down that opens the backend.
+BACKEND_COMMANDS = (
+    ["stack", "ls", "--json"],
+    ["stack", "init", "dev"],
+    ["stack", "select", "dev"],
+    ["config", "--json", "--stack", "dev"],
+    ["stack", "output", "--json", "--stack", "dev"],
+    ["state", "unprotect", "--all", "--yes", "--stack", "dev"],
+    ["up", "--yes", "--refresh", "--skip-preview", "--stack", "dev"],
+    ["destroy", "--yes", "--skip-preview", "--stack", "dev"],
+    ["stack", "rm", "--yes", "--force", "--preserve-config", "dev"],
+)
+
+
+@pytest.mark.parametrize("command", BACKEND_COMMANDS, ids=" ".join)
 def test_the_standin_refuses_a_missing_state_directory_as_the_real_cli_does(
-    tools, fresh_clone, tmp_path, missing_backend
+    tools, fresh_clone, tmp_path, missing_backend, command
 ):
     env = pulumi_env(tools, tmp_path, PULUMI_BACKEND_URL=missing_backend)
 
-    real = run(["pulumi", "stack", "ls", "--json"], fresh_clone, env)
-    standin = run(["/usr/bin/python3", str(STANDIN), "stack", "ls", "--json"], fresh_clone, env)
+    real = run(["pulumi", *command], fresh_clone, env)
+    standin = run(["/usr/bin/python3", str(STANDIN), *command], fresh_clone, env)
 
     assert "unable to open state directory" in real.stderr
     assert (standin.returncode, standin.stderr.strip()) == (real.returncode, real.stderr.strip())

@@ -117,6 +117,14 @@ def test_the_provider_reads_one_kubeconfig_file_even_from_a_kubeconfig_list(monk
     assert StackConfig(kubeconfig="~/k").kubeconfig_file == os.path.expanduser("~/k")
 
 
+def test_a_secret_whose_values_change_is_updated_in_place_not_deleted_and_created_again(run):
+    """pulumi-kubernetes replaces a Secret on any change of its data unless the provider
+    enables mutable Secrets (tests/e2e/test_e2e_upgrade.py and test_e2e_changes.py see
+    the uid kept on the real engine)."""
+    [provider] = run.by_type("pulumi:providers:kubernetes")
+    assert provider.inputs["enableSecretMutable"] in (True, "true")
+
+
 def test_no_kubernetes_object_can_go_to_the_current_context_by_accident():
     project = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())
     assert project["config"]["pulumi:disable-default-providers"]["value"] == ["kubernetes"]
