@@ -55,19 +55,22 @@ class HeldPost:
 def read_by_the_server(container: str, port: int, client_ports: set[int]) -> bool:
     """Whether gunicorn has taken each of these connections and read what was sent:
     its socket is established with nothing left unread. A connection still in the
-    listen backlog, never accepted, keeps its data in the receive queue."""
-    pid = docker("inspect", "--format", "{{.State.Pid}}", container)
+    listen backlog, never accepted, keeps its data in the receive queue.
+
+    The table is read inside the container (its network namespace), not through
+    /proc/<host pid>: the engine's host PIDs mean nothing where the suite runs in a
+    container of its own or the engine in a VM (scripts/test-in-container)."""
+    table = docker("exec", container, "cat", "/proc/net/tcp")
     seen = set()
-    with open(f"/proc/{pid}/net/tcp") as table:
-        for line in table.readlines()[1:]:
-            fields = line.split()
-            local_port = int(fields[1].split(":")[1], 16)
-            remote_port = int(fields[2].split(":")[1], 16)
-            unread = int(fields[4].split(":")[1], 16)
-            if local_port == port and remote_port in client_ports:
-                if fields[3] != ESTABLISHED or unread:
-                    return False
-                seen.add(remote_port)
+    for line in table.splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].split(":")[1], 16)
+        remote_port = int(fields[2].split(":")[1], 16)
+        unread = int(fields[4].split(":")[1], 16)
+        if local_port == port and remote_port in client_ports:
+            if fields[3] != ESTABLISHED or unread:
+                return False
+            seen.add(remote_port)
     return seen == client_ports
 
 

@@ -82,6 +82,12 @@ def test_strict_validation_rejects_an_unknown_field(rendered):
 
 
 def _checkov(directory: Path) -> dict:
+    """checkov's JSON report on the Kubernetes YAML in `directory`.
+
+    checkov skips every file of a directory scan whose path has a component
+    starting with "." and then reports no resource at all: the temporary directory
+    may be such a path (the checkout's .cache/test-tmp in the test container), so
+    hidden directories are scanned (the rendered directories have none of their own)."""
     assert CHECKOV.exists(), "checkov is installed by scripts/setup/50-checkov.sh"
     result = subprocess.run(
         [
@@ -97,9 +103,12 @@ def _checkov(directory: Path) -> dict:
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, "CKV_IGNORE_HIDDEN_DIRECTORIES": "false"},
     )
     assert result.returncode in (0, 1), result.stderr
-    return json.loads(result.stdout)
+    report = json.loads(result.stdout)
+    assert "results" in report, f"checkov scanned no resource in {directory}: {report}"
+    return report
 
 
 def _checkov_failed_and_skipped(directory: Path) -> tuple[list, set]:

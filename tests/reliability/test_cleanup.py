@@ -16,7 +16,9 @@ from tests.support.services import REPOSITORY, audit_service
 def temporary_files_in_use(pids: set[int]) -> set[Path]:
     """Files under the temporary directory the processes hold open or have
     mapped (prometheus-client maps its multiprocess .db files), other than the
-    code they run (a checkout, or its virtualenv, may itself be in /tmp)."""
+    code they run (a checkout, or its virtualenv, may itself be in /tmp). A code
+    directory that holds the temporary directory excludes nothing: in the test
+    container the temporary directory is the checkout's .cache/test-tmp."""
     paths = set()
     for pid in pids:
         for fd in Path(f"/proc/{pid}/fd").iterdir():
@@ -27,12 +29,16 @@ def temporary_files_in_use(pids: set[int]) -> set[Path]:
             fields = line.split(maxsplit=5)
             if len(fields) == 6:
                 paths.add(Path(fields[5]))
-    code = (REPOSITORY, Path(sys.prefix).resolve())
+    temporary = Path(tempfile.gettempdir()).resolve()
+    code = [
+        root
+        for root in (REPOSITORY, Path(sys.prefix).resolve())
+        if not temporary.is_relative_to(root)
+    ]
     return {
         path
         for path in paths
-        if path.is_relative_to(tempfile.gettempdir())
-        and not any(path.is_relative_to(root) for root in code)
+        if path.is_relative_to(temporary) and not any(path.is_relative_to(root) for root in code)
     }
 
 
