@@ -291,7 +291,7 @@ def measure(run: Run, seconds: int, rounds: int, levels: list[int], with_profile
             if target.name in (CEILING, ITEMS)
         }
 
-    report["audit_trail"] = audit_check.check(database, items.url)
+    report["audit_trail"] = audit_check.check(database, items.ops_url)
     items.stop()
     peer.stop()
     ceiling.stop()
@@ -338,7 +338,7 @@ def profile_post_items(bench: Bench, target: Target) -> dict:
     print(f"Profiling {target.name} with py-spy under POST /items", flush=True)
     samples = PROFILES / f"post-items-{target.name.replace(' ', '-')}.txt"
     samples.parent.mkdir(exist_ok=True)
-    before = scrape(target.service.url) if target.name == ITEMS else {}
+    before = scrape(target.service.ops_url) if target.name == ITEMS else {}
     sampler = profile.start(target.service, bench.seconds, samples)
     time.sleep(1)  # py-spy attaches before the load starts
     figures = bench.once(target, "POST /items", TARGET_CONNECTIONS)
@@ -352,7 +352,7 @@ def profile_post_items(bench: Bench, target: Target) -> dict:
         "client_latency_ms": {"p50": figures["p50_ms"], "p99": figures["p99_ms"]},
     }
     if target.name == ITEMS:
-        after = scrape(target.service.url)
+        after = scrape(target.service.ops_url)
 
         def mean_ms(name: str, **labels) -> float:
             total = value(after, f"{name}_sum", **labels) - value(before, f"{name}_sum", **labels)

@@ -1,9 +1,12 @@
 """PostgreSQL: a StatefulSet in the cluster, or an external server from config.
 
 Either way the result is a `DatabaseEndpoint`: where the server is and the
-superuser credentials (as a Secret) that the schema Job uses.
+credentials (as a Secret) that the schema Job uses: the superuser's of the
+server in the cluster, the migration role's of an external one (no superuser
+password is kept in a cluster that does not run the server).
 """
 
+import dataclasses
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
@@ -22,6 +25,8 @@ PORT = 5432
 NAME = "postgres"  # also the headless Service, so the in-cluster host name
 DATA_DIR = "/var/lib/postgresql/data"
 ADMIN_SECRET = "postgres-admin"  # noqa: S105 (the Secret's name)
+# An external server's: its migration role (the database's owner, CREATEROLE).
+MIGRATOR_SECRET = "schema-migrator"  # noqa: S105 (the Secret's name)
 
 # PostgreSQL's connection budget. Each service pod holds up to its workers' pools
 # (infra/service.py); during a rolling update a Deployment runs one pod more than
@@ -64,6 +69,15 @@ class Location:
     def options(self) -> dict[str, str]:
         return dict(pair.split("=", 1) for pair in self.query.lstrip("?").split("&") if "=" in pair)
 
+    def trusting(self, root_certificate_file: str | None) -> "Location":
+        """This location with libpq's sslrootcert set to a file in the pod (None:
+        as it is)."""
+        if root_certificate_file is None:
+            return self
+        options = {**self.options, "sslrootcert": root_certificate_file}
+        query = "?" + "&".join(f"{key}={value}" for key, value in options.items())
+        return dataclasses.replace(self, query=query)
+
     def url(self, user: str, password: str) -> str:
         credentials = f"{quote(user, safe='')}:{quote(password, safe='')}"
         return f"postgresql://{credentials}@{self.host}:{self.port}/{self.database}{self.query}"
@@ -87,32 +101,59 @@ class Location:
 class DatabaseEndpoint:
     # An Output[Location]: an external server's comes from its secret URL.
     location: pulumi.Output
-    # Secret with `password` (the superuser's) and `pg_service.conf` (service ADMIN_SERVICE).
+    # Secret with `password` and `pg_service.conf` (service ADMIN_SERVICE) of the
+    # role the schema Job runs as.
     admin_secret_name: pulumi.Output
+    # The schema Job refuses to run as a superuser (an external server: its Secret
+    # must not hold a superuser's password).
+    refuse_superuser: bool
     # Changes exactly when the database is a new one, which then needs its schema
     # and roles: the StatefulSet's uid in the cluster, the location of an external server.
     identity: pulumi.Output
+    # The CA certificate (PEM) an external server's certificate is verified with,
+    # when the stack gives one; clients get it as a file.
+    root_certificate: str | None = None
 
-    def url_for(self, user: str, password: pulumi.Output) -> pulumi.Output:
+    def url_for(
+        self, user: str, password: pulumi.Output, root_certificate_file: str
+    ) -> pulumi.Output:
+        """The URL of `user`, for a client that finds root_certificate at
+        root_certificate_file."""
+        path = root_certificate_file if self.root_certificate else None
         return pulumi.Output.all(self.location, password).apply(
-            lambda values: values[0].url(user, values[1])
+            lambda values: values[0].trusting(path).url(user, values[1])
         )
 
 
 ADMIN_SERVICE = "admin"
+# Where the schema Job (and the StatefulSet) mount the admin Secret.
+ADMIN_SECRET_DIR = "/run/secrets/postgres"  # noqa: S105 (a path)
+ROOT_CERTIFICATE_KEY = "root.crt"
 
 
 def admin_secret(
-    namespace, location: pulumi.Output, user: pulumi.Input[str], password: pulumi.Output, opts
+    name: str,
+    namespace,
+    location: pulumi.Output,
+    user: pulumi.Input[str],
+    password: pulumi.Output,
+    opts,
+    root_certificate: str | None = None,
 ) -> k8s.core.v1.Secret:
+    """The Secret the schema Job connects with; with root_certificate (PEM) beside
+    the service file, which names it."""
+    path = f"{ADMIN_SECRET_DIR}/{ROOT_CERTIFICATE_KEY}" if root_certificate else None
     service_file = pulumi.Output.all(location, user, password).apply(
-        lambda values: values[0].service_file(ADMIN_SERVICE, values[1], values[2])
+        lambda values: values[0].trusting(path).service_file(ADMIN_SERVICE, values[1], values[2])
     )
+    data = {"password": password, "pg_service.conf": pulumi.Output.secret(service_file)}
+    if root_certificate:
+        data[ROOT_CERTIFICATE_KEY] = root_certificate
     return k8s.core.v1.Secret(
-        ADMIN_SECRET,
-        metadata=pods.metadata(ADMIN_SECRET, namespace),
+        name,
+        metadata=pods.metadata(name, namespace),
         type="Opaque",
-        string_data={"password": password, "pg_service.conf": pulumi.Output.secret(service_file)},
+        string_data=data,
         opts=opts,
     )
 
@@ -146,7 +187,9 @@ class Postgres(pulumi.ComponentResource):
             "postgres-superuser-password", length=32, special=False, opts=child
         )
         location = pulumi.Output.from_input(Location(host=NAME, port=PORT, database=DATABASE_NAME))
-        secret = admin_secret(args.namespace, location, SUPERUSER, password.result, child)
+        secret = admin_secret(
+            ADMIN_SECRET, args.namespace, location, SUPERUSER, password.result, child
+        )
         probe_command = [
             "pg_isready",
             "--host=127.0.0.1",
@@ -171,7 +214,7 @@ class Postgres(pulumi.ComponentResource):
                 k8s.core.v1.EnvVarArgs(name="POSTGRES_DB", value=DATABASE_NAME),
                 k8s.core.v1.EnvVarArgs(name="POSTGRES_USER", value=SUPERUSER),
                 k8s.core.v1.EnvVarArgs(
-                    name="POSTGRES_PASSWORD_FILE", value="/run/secrets/postgres/password"
+                    name="POSTGRES_PASSWORD_FILE", value=f"{ADMIN_SECRET_DIR}/password"
                 ),
                 # A subdirectory: the volume's root may hold lost+found, which initdb refuses.
                 k8s.core.v1.EnvVarArgs(name="PGDATA", value=f"{DATA_DIR}/pgdata"),
@@ -180,10 +223,14 @@ class Postgres(pulumi.ComponentResource):
                 pods.mount("data", DATA_DIR, read_only=False),
                 pods.mount("run", "/var/run/postgresql", read_only=False),
                 pods.tmp_mount(),
-                pods.mount("admin-secret", "/run/secrets/postgres"),
+                pods.mount("admin-secret", ADMIN_SECRET_DIR),
             ],
             security_context=pods.container_security_context(),
-            resources=pods.resources("100m", "256Mi", "1", memory_limit(connections)),
+            # Guaranteed on memory (request == limit): under node memory pressure the
+            # kubelet evicts pods that use more than they requested first.
+            resources=pods.resources(
+                "100m", memory_limit(connections), "1", memory_limit(connections)
+            ),
             startup_probe=k8s.core.v1.ProbeArgs(
                 exec_=k8s.core.v1.ExecActionArgs(command=probe_command),
                 period_seconds=2,
@@ -261,6 +308,7 @@ class Postgres(pulumi.ComponentResource):
         self.endpoint = DatabaseEndpoint(
             location=location,
             admin_secret_name=secret.metadata.name,
+            refuse_superuser=False,
             identity=self.statefulset.metadata.uid,
         )
         self.register_outputs({})
@@ -269,13 +317,24 @@ class Postgres(pulumi.ComponentResource):
 @dataclass(frozen=True)
 class ExternalDatabaseArgs:
     namespace: pulumi.Input[str]
-    # postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE[?sslmode=...] of a role that
-    # may create roles and tables: the schema Job runs with it.
+    # postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE?sslmode=verify-full... of the
+    # migration role (owner of the database, may create roles; not a superuser):
+    # the schema Job runs with it.
     url: pulumi.Output
+    # Accept a URL that does not verify the server's certificate (the
+    # database_allow_unverified_tls setting).
+    allow_unverified_tls: bool = False
+    # The CA certificate (PEM) that signed the server's (database_ca_certificate).
+    root_certificate: str | None = None
 
 
-def parse_external_url(url: str) -> tuple[Location, str, str]:
-    """The server's location, the user and the password of a superuser URL."""
+# The only libpq sslmode that checks both the server's certificate and its name:
+# `prefer` (the default) and `require` encrypt without knowing whom they talk to.
+VERIFIED_SSLMODE = "verify-full"
+
+
+def parse_external_url(url: str, allow_unverified_tls: bool = False) -> tuple[Location, str, str]:
+    """The server's location, the user and the password of the migration role's URL."""
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql") or not parts.hostname or not parts.username:
         raise ValueError(
@@ -287,11 +346,19 @@ def parse_external_url(url: str) -> tuple[Location, str, str]:
         database=parts.path.lstrip("/") or DATABASE_NAME,
         query=f"?{parts.query}" if parts.query else "",
     )
+    sslmode = location.options.get("sslmode", "prefer (libpq's default)")
+    if sslmode != VERIFIED_SSLMODE and not allow_unverified_tls:
+        raise ValueError(
+            f"database_url has sslmode={sslmode}, which does not verify the database server:"
+            f" add sslmode={VERIFIED_SSLMODE} to it (and set database_ca_certificate to the CA"
+            " that signed the server's certificate), or set database_allow_unverified_tls to"
+            " true to connect without verifying it"
+        )
     return location, unquote(parts.username), unquote(parts.password or "")
 
 
 class ExternalDatabase(pulumi.ComponentResource):
-    """No server in the cluster: only the superuser Secret for the schema Job."""
+    """No server in the cluster: only the migration role's Secret for the schema Job."""
 
     endpoint: DatabaseEndpoint
 
@@ -299,16 +366,28 @@ class ExternalDatabase(pulumi.ComponentResource):
         self, name: str, args: ExternalDatabaseArgs, opts: pulumi.ResourceOptions | None = None
     ):
         super().__init__("items-audit:database:ExternalDatabase", name, None, opts)
-        parsed = pulumi.Output.secret(args.url).apply(parse_external_url)
+        parsed = pulumi.Output.secret(args.url).apply(
+            lambda url: parse_external_url(url, args.allow_unverified_tls)
+        )
         location = parsed.apply(lambda values: values[0])
         user = parsed.apply(lambda values: values[1])
         password = parsed.apply(lambda values: values[2])
+        # Named postgres-admin, and holding whatever role database_url named, until
+        # the schema Job refused superusers: the alias replaces it by the new name.
         secret = admin_secret(
-            args.namespace, location, user, password, pulumi.ResourceOptions(parent=self)
+            MIGRATOR_SECRET,
+            args.namespace,
+            location,
+            user,
+            password,
+            pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=ADMIN_SECRET)]),
+            root_certificate=args.root_certificate,
         )
         self.endpoint = DatabaseEndpoint(
             location=location,
             admin_secret_name=secret.metadata.name,
+            refuse_superuser=True,
+            root_certificate=args.root_certificate,
             identity=location.apply(lambda where: f"{where.host}:{where.port}/{where.database}"),
         )
         self.register_outputs({})

@@ -24,6 +24,9 @@ COMMAND = ["nginx", "-p", f"{pods.TMP_DIR}/", "-c", f"{CONFIG_DIR}/nginx.conf", 
 PUBLIC_PORT = 8080
 HEALTH_PORT = 8090
 UPSTREAM_PORT = 8000
+# The proxy container's memory limit: nginx.conf's worker_connections and buffer
+# sizes are chosen to fit it (the arithmetic is there).
+MEMORY_LIMIT_MIB = 64
 # nginx drains its requests for at most worker_shutdown_timeout (10 s) after its
 # preStop sleep; gunicorn is told to stop this much later, so it serves them.
 UPSTREAM_EXTRA_DRAIN_SECONDS = 10
@@ -51,7 +54,7 @@ class FrontProxy:
                 pods.mount("proxy-tmp", pods.TMP_DIR, read_only=False),
             ],
             security_context=pods.container_security_context(),
-            resources=pods.resources("50m", "32Mi", "250m", "64Mi"),
+            resources=pods.resources("50m", "32Mi", "250m", f"{MEMORY_LIMIT_MIB}Mi"),
             liveness_probe=pods.http_probe("/healthz", "proxy-health", period=10, failures=3),
             readiness_probe=pods.http_probe("/healthz", "proxy-health", period=5, failures=2),
             lifecycle=pods.drain_pre_stop(drain_seconds),

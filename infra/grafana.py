@@ -27,7 +27,8 @@ DASHBOARDS_MOUNT_PATH = "/etc/grafana/dashboards"
 class GrafanaArgs:
     namespace: pulumi.Input[str]
     prometheus_url: str
-    node_port: int
+    # A NodePort Service open to every source; None: reachable inside the cluster only.
+    node_port: int | None
 
 
 class Grafana(pulumi.ComponentResource):

@@ -82,6 +82,22 @@ LOCAL_COMMAND_OUTPUTS = {
 }
 
 
+# What the mock API server answers for the cluster's objects the program reads,
+# by id: a kind cluster's API server (its control-plane node on kind's network).
+CLUSTER_OBJECTS = {
+    ("kubernetes:discovery.k8s.io/v1:EndpointSlice", "default/kubernetes"): {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": "kubernetes", "namespace": "default"},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["172.18.0.2"], "conditions": {"ready": True}}],
+        "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}],
+    }
+}
+# The address a cloud gives a Service of type LoadBalancer (TEST-NET-1, RFC 5737).
+LOAD_BALANCER_ADDRESS = "192.0.2.80"
+
+
 def checked_inputs(type_: str, name: str, inputs: dict) -> dict:
     """The inputs as the provider's Check returns them: a Kubernetes object the
     program does not name gets `<resource name>-<8 hex>` and the autonamed
@@ -112,6 +128,8 @@ class _Mocks(pulumi.runtime.Mocks):
     would compute and the program reads."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        if args.resource_id:  # a read of an object that exists in the cluster
+            return args.resource_id, CLUSTER_OBJECTS[(args.typ, args.resource_id)]
         outputs = checked_inputs(args.typ, args.name, dict(args.inputs))
         if args.typ.startswith("kubernetes:") and isinstance(outputs.get("metadata"), dict):
             # As the API server does: every object gets a uid.
@@ -119,6 +137,11 @@ class _Mocks(pulumi.runtime.Mocks):
                 **outputs["metadata"],
                 "uid": resource_uid(args.typ, args.name),
             }
+        if (
+            args.typ == "kubernetes:core/v1:Service"
+            and outputs["spec"].get("type") == "LoadBalancer"
+        ):
+            outputs["status"] = {"loadBalancer": {"ingress": [{"ip": LOAD_BALANCER_ADDRESS}]}}
         if args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = f"mock-{args.name}-0123456789"
         if args.typ == "docker:index/image:Image":

@@ -11,14 +11,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra import database, grafana, pods, prometheus, retention_job, schema_job
+from infra.api_server import ApiServer
 
 OUTSIDE = None  # a Flow's source: anyone, in or outside the cluster (a published port)
-EVERY_ADDRESS = ("0.0.0.0/0", "::/0")
 # The cluster DNS (CoreDNS in every common distribution) every pod resolves names with.
 KUBE_DNS = {"namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}, "port": 53}
-# The API server, as a pod sees it after the `kubernetes` Service's translation:
-# its own address, which no selector names, on 443 or (kind, kubeadm) 6443.
-API_SERVER_PORTS = (443, 6443)
 
 
 @dataclass(frozen=True)
@@ -34,11 +31,13 @@ class Flow:
 
 @dataclass(frozen=True)
 class Exit:
-    """Pods labelled `source` open connections to addresses outside the namespace
-    (any address: an external database, the API server) on `port`."""
+    """Pods labelled `source` open connections to the addresses `cidrs` outside the
+    namespace (an external database, the API server), on `ports`. Never every
+    address: a pod that is taken over reaches these servers and nothing else."""
 
     source: str
-    port: pulumi.Input[int]
+    cidrs: pulumi.Input[list[str]]
+    ports: pulumi.Input[list[int]]
 
 
 @dataclass(frozen=True)
@@ -51,11 +50,15 @@ class NetworkPoliciesArgs:
 def system_flows(
     items_port: int,
     audit_port: int,
+    items_ops_port: int,
+    audit_ops_port: int,
     in_cluster_database: bool,
     monitoring: bool,
+    monitoring_published: bool,
     operator_namespace: str | None = None,
 ) -> list[Flow]:
-    """operator_namespace: where a Prometheus Operator's Prometheus (its pods labelled
+    """monitoring_published: Prometheus and Grafana on node ports, open to anyone.
+    operator_namespace: where a Prometheus Operator's Prometheus (its pods labelled
     app.kubernetes.io/name=prometheus) scrapes the services from, if one does."""
     database_clients = ("items-service", "audit-service", schema_job.NAME, retention_job.NAME)
     flows = [
@@ -68,32 +71,47 @@ def system_flows(
         flows += [Flow(client, database.NAME, database.PORT) for client in database_clients]
     if monitoring:
         flows += [
-            # Scrapes: each service's metrics are served on its own port.
-            Flow(prometheus.NAME, "items-service", items_port),
-            Flow(prometheus.NAME, "audit-service", audit_port),
-            # Both UIs are published on node ports for the person running the stack.
+            # Scrapes: each service's metrics are served on its operations port.
+            Flow(prometheus.NAME, "items-service", items_ops_port),
+            Flow(prometheus.NAME, "audit-service", audit_ops_port),
+            Flow(grafana.NAME, prometheus.NAME, prometheus.PROMETHEUS_PORT),
+        ]
+    if monitoring and monitoring_published:
+        # Both UIs on node ports, for the person running the stack on their own
+        # machine. Otherwise nobody outside the namespace: `kubectl port-forward`
+        # reaches a pod from inside its network namespace.
+        flows += [
             Flow(OUTSIDE, prometheus.NAME, prometheus.PROMETHEUS_PORT),
             Flow(OUTSIDE, grafana.NAME, grafana.GRAFANA_PORT),
-            Flow(grafana.NAME, prometheus.NAME, prometheus.PROMETHEUS_PORT),
         ]
     if operator_namespace is not None:
         flows += [
-            Flow(prometheus.NAME, "items-service", items_port, operator_namespace),
-            Flow(prometheus.NAME, "audit-service", audit_port, operator_namespace),
+            Flow(prometheus.NAME, "items-service", items_ops_port, operator_namespace),
+            Flow(prometheus.NAME, "audit-service", audit_ops_port, operator_namespace),
         ]
     return flows
 
 
-def system_exits(external_database_port: pulumi.Input[int] | None, monitoring: bool) -> list[Exit]:
+@dataclass(frozen=True)
+class ExternalDatabaseExit:
+    cidrs: list[str]  # the database_cidrs setting
+    port: pulumi.Input[int]  # from database_url
+
+
+def system_exits(
+    external_database: ExternalDatabaseExit | None, api_server: ApiServer | None
+) -> list[Exit]:
+    """api_server: where Prometheus' pod discovery watches the API server (None:
+    no Prometheus)."""
     exits = []
-    if external_database_port is not None:
+    if external_database is not None:
+        ports = pulumi.Output.from_input(external_database.port).apply(lambda port: [port])
         exits += [
-            Exit(client, external_database_port)
+            Exit(client, external_database.cidrs, ports)
             for client in ("items-service", "audit-service", schema_job.NAME, retention_job.NAME)
         ]
-    if monitoring:
-        # Pod discovery watches the API server.
-        exits += [Exit(prometheus.NAME, port) for port in API_SERVER_PORTS]
+    if api_server is not None:
+        exits.append(Exit(prometheus.NAME, api_server.cidrs, api_server.ports))
     return exits
 
 
@@ -112,11 +130,20 @@ def _pods(name: str, namespace: str | None = None) -> k8s.networking.v1.NetworkP
     )
 
 
-def _every_address() -> list[k8s.networking.v1.NetworkPolicyPeerArgs]:
-    return [
-        k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr))
-        for cidr in EVERY_ADDRESS
-    ]
+def _exit_rule(exit_: Exit) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
+    return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+        to=pulumi.Output.from_input(exit_.cidrs).apply(
+            lambda cidrs: [
+                k8s.networking.v1.NetworkPolicyPeerArgs(
+                    ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr)
+                )
+                for cidr in cidrs
+            ]
+        ),
+        ports=pulumi.Output.from_input(exit_.ports).apply(
+            lambda ports: [_tcp(port) for port in ports]
+        ),
+    )
 
 
 class NetworkPolicies(pulumi.ComponentResource):
@@ -188,13 +215,7 @@ class NetworkPolicies(pulumi.ComponentResource):
                 )
                 for flow in args.flows
                 if flow.source == sender and flow.source_namespace is None
-            ] + [
-                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=_every_address(), ports=[_tcp(exit_.port)]
-                )
-                for exit_ in args.exits
-                if exit_.source == sender
-            ]
+            ] + [_exit_rule(exit_) for exit_ in args.exits if exit_.source == sender]
             self._policy(
                 f"allow-{sender}-egress",
                 k8s.meta.v1.LabelSelectorArgs(match_labels=pods.labels(sender)),

@@ -83,7 +83,12 @@ def pod_spec(
 ) -> k8s.core.v1.PodSpecArgs:
     """A pod spec with the DESIGN §7 baseline: non-root, seccomp RuntimeDefault,
     no Service environment variables, and no API token unless the pod runs
-    under a service account of its own (which it then needs)."""
+    under a service account of its own (which it then needs); and each
+    container's ephemeral storage (ephemeral_storage)."""
+    for container in containers:
+        storage = ephemeral_storage(container, volumes)
+        container.resources.requests["ephemeral-storage"] = storage
+        container.resources.limits["ephemeral-storage"] = storage
     return k8s.core.v1.PodSpecArgs(
         service_account_name=service_account,
         automount_service_account_token=service_account is not None,
@@ -113,6 +118,30 @@ def resources(
         requests={"cpu": cpu_request, "memory": memory_request},
         limits={"cpu": cpu_limit, "memory": memory_limit},
     )
+
+
+# On top of a container's emptyDirs, its logs (the kubelet keeps up to 5 files
+# of 10 MiB) and anything written outside its volumes (the root is read-only).
+LOG_STORAGE_MI = 64
+_QUANTITY_MI = {"Mi": 1, "Gi": 1024}
+
+
+def _mebibytes(quantity: str) -> int:
+    return int(quantity[:-2]) * _QUANTITY_MI[quantity[-2:]]
+
+
+def ephemeral_storage(container: k8s.core.v1.ContainerArgs, volumes: list) -> str:
+    """The node disk a container may fill, as request and limit alike: the size
+    limits of the disk-backed emptyDirs it writes, and its logs. The scheduler
+    then places the pod where its emptyDirs fit (an emptyDir's sizeLimit alone
+    reserves nothing), and the kubelet evicts a pod that outgrows it."""
+    writable = {mount.name for mount in container.volume_mounts or () if not mount.read_only}
+    empty_dirs = sum(
+        _mebibytes(volume.empty_dir.size_limit)
+        for volume in volumes
+        if volume.name in writable and volume.empty_dir and volume.empty_dir.medium != "Memory"
+    )
+    return f"{empty_dirs + LOG_STORAGE_MI}Mi"
 
 
 def empty_dir(name: str, size_limit: str = "64Mi", memory: bool = False) -> k8s.core.v1.VolumeArgs:
@@ -189,22 +218,28 @@ def drain_pre_stop(seconds: int) -> k8s.core.v1.LifecycleArgs:
 
 
 def service(
-    name: str, namespace, port: int, opts: pulumi.ResourceOptions, node_port: int | None = None
+    name: str,
+    namespace,
+    port: int,
+    opts: pulumi.ResourceOptions,
+    node_port: int | None = None,
+    source_ranges: list[str] | None = None,
 ) -> k8s.core.v1.Service:
     """The Service `name` in front of the pods labelled `name`, on their `http` port:
-    a NodePort reachable from outside the cluster when node_port is given, else
-    ClusterIP only."""
+    a NodePort on `node_port` when it is given, a LoadBalancer open to
+    `source_ranges` when they are, else ClusterIP only."""
     return k8s.core.v1.Service(
         name,
         metadata=metadata(name, namespace),
         spec=k8s.core.v1.ServiceSpecArgs(
-            type="NodePort" if node_port else "ClusterIP",
+            type="NodePort" if node_port else "LoadBalancer" if source_ranges else "ClusterIP",
             selector=labels(name),
             ports=[
                 k8s.core.v1.ServicePortArgs(
                     name="http", port=port, target_port="http", node_port=node_port
                 )
             ],
+            load_balancer_source_ranges=source_ranges,
         ),
         opts=opts,
     )

@@ -13,6 +13,7 @@ import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
 import monitoring
+from infra import api_server, service
 from infra import config as stack_config
 from infra.credentials import Credentials
 from infra.database import (
@@ -22,17 +23,19 @@ from infra.database import (
     Postgres,
     PostgresArgs,
 )
+from infra.exposure import PublicExposure
 from infra.front_proxy import FrontProxy
-from infra.grafana import Grafana, GrafanaArgs
+from infra.grafana import GRAFANA_PORT, Grafana, GrafanaArgs
 from infra.images import LocalEngine, ServiceImage, ServiceImageArgs, registry_pull_secret
 from infra.network_policies import (
+    ExternalDatabaseExit,
     NetworkPolicies,
     NetworkPoliciesArgs,
     system_exits,
     system_flows,
 )
+from infra.prometheus import PROMETHEUS_PORT, Prometheus, PrometheusArgs
 from infra.prometheus import URL as PROMETHEUS_URL
-from infra.prometheus import Prometheus, PrometheusArgs
 from infra.prometheus_operator import (
     PrometheusOperatorMonitoring,
     PrometheusOperatorMonitoringArgs,
@@ -45,6 +48,9 @@ from infra.service import FlaskService, FlaskServiceArgs, peak_database_connecti
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ITEMS_PORT = 8080
 AUDIT_PORT = 8081
+# Probes and metrics: ports no Service exposes (DESIGN §2).
+ITEMS_OPS_PORT = 9080
+AUDIT_OPS_PORT = 9081
 # Each gunicorn worker's connection pool (MAX_DB_CONNECTIONS in the services'
 # factory.py; tests/infra checks they agree): the database's budget counts them.
 ITEMS_CONNECTIONS_PER_WORKER = 10
@@ -78,6 +84,11 @@ class Sources:
                 encoding="utf-8"
             ),
         )
+
+
+def port_forward(namespace: str, service: str, port: int) -> str:
+    """The command that makes a Service of the cluster reachable at localhost:port."""
+    return f"kubectl --namespace {namespace} port-forward service/{service} {port}:{port}"
 
 
 def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None = None) -> None:
@@ -170,7 +181,14 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
             " during a rolling update: its max_connections must allow them"
         )
         database = ExternalDatabase(
-            "database", ExternalDatabaseArgs(namespace=ns, url=cfg.database_url), opts=in_ns
+            "database",
+            ExternalDatabaseArgs(
+                namespace=ns,
+                url=cfg.database_url,
+                allow_unverified_tls=cfg.database_allow_unverified_tls,
+                root_certificate=cfg.database_ca_certificate,
+            ),
+            opts=in_ns,
         )
     endpoint: DatabaseEndpoint = database.endpoint
 
@@ -186,6 +204,14 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
             depends_on=[database],
         ),
         opts=in_ns,
+    )
+    items_exposure = PublicExposure(
+        kind=cfg.exposure,
+        node_port=stack_config.ITEMS_NODE_PORT,
+        host=cfg.public_host,
+        ingress_class=cfg.ingress_class,
+        tls_secret=cfg.ingress_tls_secret,
+        source_ranges=list(cfg.load_balancer_source_ranges or ()) or None,
     )
     RetentionJob(
         "audit-retention",
@@ -203,8 +229,12 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
         namespace=ns,
         image=audit_image.ref,
         port=AUDIT_PORT,
+        ops_port=AUDIT_OPS_PORT,
         replicas=cfg.audit_replicas,
-        database_url=endpoint.url_for(AUDIT_ROLE, credentials.audit_db_password),
+        database_url=endpoint.url_for(
+            AUDIT_ROLE, credentials.audit_db_password, service.DATABASE_CA_FILE
+        ),
+        database_root_certificate=endpoint.root_certificate,
         audit_token=credentials.audit_token,
         log_level=cfg.log_level,
         # Exported for the storage alerts; an external server's volume is not ours to know.
@@ -225,20 +255,26 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
         namespace=ns,
         image=items_image.ref,
         port=ITEMS_PORT,
+        ops_port=ITEMS_OPS_PORT,
         replicas=cfg.items_replicas,
-        database_url=endpoint.url_for(ITEMS_ROLE, credentials.items_db_password),
+        database_url=endpoint.url_for(
+            ITEMS_ROLE, credentials.items_db_password, service.DATABASE_CA_FILE
+        ),
+        database_root_certificate=endpoint.root_certificate,
         audit_token=credentials.audit_token,
         log_level=cfg.log_level,
         env={"AUDIT_SERVICE_URL": f"http://audit-service:{AUDIT_PORT}"},
-        node_port=stack_config.ITEMS_NODE_PORT,
+        public=items_exposure,
         image_pull_secret=pull_secret,
         image_loaded_locally=items_image.loaded_locally,
         # Public: a buffering proxy keeps slow and idle clients away from gunicorn.
         front_proxy=FrontProxy(sources.items_proxy_config),
         depends_on=[schema.job, *items_image.ready],
     )
-    for service in (audit_service, items_service):
-        FlaskService(service.name, service, opts=in_ns)
+    services = {
+        args.name: FlaskService(args.name, args, opts=in_ns)
+        for args in (audit_service, items_service)
+    }
 
     NetworkPolicies(
         "network-policies",
@@ -247,8 +283,11 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
             flows=system_flows(
                 ITEMS_PORT,
                 AUDIT_PORT,
+                ITEMS_OPS_PORT,
+                AUDIT_OPS_PORT,
                 in_cluster_database=cfg.database_url is None,
                 monitoring=cfg.monitoring,
+                monitoring_published=cfg.monitoring_published,
                 operator_namespace=cfg.prometheus_operator_namespace
                 if cfg.prometheus_operator
                 else None,
@@ -256,22 +295,31 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
             exits=system_exits(
                 None
                 if cfg.database_url is None
-                else pulumi.Output.unsecret(endpoint.location.apply(lambda where: where.port)),
-                monitoring=cfg.monitoring,
+                else ExternalDatabaseExit(
+                    cidrs=list(cfg.database_cidrs),
+                    port=pulumi.Output.unsecret(endpoint.location.apply(lambda where: where.port)),
+                ),
+                # Prometheus' pod discovery watches the API server.
+                api_server=api_server.locate(cfg.api_server_cidrs, provider)
+                if cfg.monitoring
+                else None,
             ),
         ),
         opts=in_ns,
     )
 
     pulumi.export("namespace", ns)
-    pulumi.export("items_url", cfg.public_url(stack_config.ITEMS_NODE_PORT))
+    items_url = items_exposure.url(
+        services["items-service"].service, ITEMS_PORT, cfg.public_url(stack_config.ITEMS_NODE_PORT)
+    )
+    pulumi.export("items_url", items_url)
     if cfg.monitoring:
         Prometheus(
             "prometheus",
             PrometheusArgs(
                 namespace=ns,
                 namespace_name=cfg.namespace,
-                node_port=stack_config.PROMETHEUS_NODE_PORT,
+                node_port=stack_config.PROMETHEUS_NODE_PORT if cfg.monitoring_published else None,
             ),
             opts=in_ns,
         )
@@ -280,12 +328,25 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
             GrafanaArgs(
                 namespace=ns,
                 prometheus_url=PROMETHEUS_URL,
-                node_port=stack_config.GRAFANA_NODE_PORT,
+                node_port=stack_config.GRAFANA_NODE_PORT if cfg.monitoring_published else None,
             ),
             opts=in_ns,
         )
-        pulumi.export("grafana_url", cfg.public_url(stack_config.GRAFANA_NODE_PORT))
-        pulumi.export("prometheus_url", cfg.public_url(stack_config.PROMETHEUS_NODE_PORT))
+        if cfg.monitoring_published:
+            pulumi.export("grafana_url", cfg.public_url(stack_config.GRAFANA_NODE_PORT))
+            pulumi.export("prometheus_url", cfg.public_url(stack_config.PROMETHEUS_NODE_PORT))
+        else:
+            # Reachable from inside the cluster only: the URLs are those of
+            # `kubectl port-forward`, which the outputs name too.
+            pulumi.export("grafana_url", f"http://localhost:{GRAFANA_PORT}")
+            pulumi.export("prometheus_url", f"http://localhost:{PROMETHEUS_PORT}")
+            pulumi.export(
+                "grafana_port_forward", port_forward(cfg.namespace, "grafana", GRAFANA_PORT)
+            )
+            pulumi.export(
+                "prometheus_port_forward",
+                port_forward(cfg.namespace, "prometheus", PROMETHEUS_PORT),
+            )
         pulumi.export("grafana_admin_password", pulumi.Output.secret(grafana.admin_password))
     if cfg.prometheus_operator:
         release = cfg.prometheus_operator_release
@@ -294,8 +355,8 @@ def deploy(cfg: stack_config.StackConfig | None = None, sources: Sources | None 
             PrometheusOperatorMonitoringArgs(
                 namespace=ns,
                 services=[
-                    ScrapedService("items-service", "http"),
-                    ScrapedService("audit-service", "http"),
+                    ScrapedService("items-service", "ops"),
+                    ScrapedService("audit-service", "ops"),
                 ],
                 rule_groups=monitoring.rule_groups(),
                 labels={"release": release} if release else {},

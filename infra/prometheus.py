@@ -33,7 +33,8 @@ class PrometheusArgs:
     namespace: pulumi.Input[str]
     # The same name as a plain value: it goes into prometheus.yml.
     namespace_name: str
-    node_port: int
+    # A NodePort Service open to every source; None: reachable inside the cluster only.
+    node_port: int | None
 
 
 class Prometheus(pulumi.ComponentResource):

@@ -61,14 +61,27 @@ class RetentionJob(pulumi.ComponentResource):
     ):
         super().__init__("items-audit:database:RetentionJob", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        service_file = pulumi.Output.all(args.endpoint.location, args.password).apply(
-            lambda values: values[0].service_file(SERVICE, RETENTION_ROLE, values[1])
+        # An external server's CA certificate, when the stack gives one, beside the
+        # service file that names it.
+        certificate = args.endpoint.root_certificate
+        certificate_file = (
+            f"{database.ADMIN_SECRET_DIR}/{database.ROOT_CERTIFICATE_KEY}" if certificate else None
         )
+        service_file = pulumi.Output.all(args.endpoint.location, args.password).apply(
+            lambda values: (
+                values[0]
+                .trusting(certificate_file)
+                .service_file(SERVICE, RETENTION_ROLE, values[1])
+            )
+        )
+        secret_data = {"pg_service.conf": pulumi.Output.secret(service_file)}
+        if certificate:
+            secret_data[database.ROOT_CERTIFICATE_KEY] = certificate
         secret = k8s.core.v1.Secret(
             NAME,
             metadata=pods.metadata(f"{NAME}-db", args.namespace, app=NAME),
             type="Opaque",
-            string_data={"pg_service.conf": pulumi.Output.secret(service_file)},
+            string_data=secret_data,
             opts=child,
         )
         scripts = pods.config_map(NAME, args.namespace, {"delete-expired.sh": DELETE_SCRIPT}, child)
@@ -79,7 +92,7 @@ class RetentionJob(pulumi.ComponentResource):
             command=["sh", f"{SCRIPTS_DIR}/delete-expired.sh"],
             env=[
                 k8s.core.v1.EnvVarArgs(
-                    name="PGSERVICEFILE", value="/run/secrets/postgres/pg_service.conf"
+                    name="PGSERVICEFILE", value=f"{database.ADMIN_SECRET_DIR}/pg_service.conf"
                 ),
                 k8s.core.v1.EnvVarArgs(name="PGSERVICE", value=SERVICE),
                 k8s.core.v1.EnvVarArgs(name="PGCONNECT_TIMEOUT", value="10"),
@@ -88,7 +101,7 @@ class RetentionJob(pulumi.ComponentResource):
             ],
             volume_mounts=[
                 pods.mount("scripts", SCRIPTS_DIR),
-                pods.mount("database-secret", "/run/secrets/postgres"),
+                pods.mount("database-secret", database.ADMIN_SECRET_DIR),
                 pods.tmp_mount(),
             ],
             security_context=pods.container_security_context(),

@@ -30,13 +30,23 @@ DEADLINE_SECONDS = 900
 AWAIT_TIMEOUT = f"{DEADLINE_SECONDS // 60 + 5}m"
 
 # Runs in the pinned postgres image (psql, pg_isready). Every connection setting,
-# the superuser's password included, comes from the mounted service file.
+# the password included, comes from the mounted service file. Against an external
+# server (REFUSE_SUPERUSER=true) it refuses a superuser: that role's password
+# would stay in the cluster's Secret long after the Job, for anyone who can read it.
 APPLY_SCRIPT = f"""\
 set -eu
 until pg_isready --quiet --timeout=5; do
   echo "waiting for PostgreSQL to accept connections"
   sleep 2
 done
+if [ "${{REFUSE_SUPERUSER:-false}}" = true ]; then
+  superuser="$(psql --no-psqlrc --tuples-only --no-align --file={SCRIPTS_DIR}/is-superuser.sql)"
+  if [ "${{superuser}}" = t ]; then
+    echo "schema: database_url names a superuser, whose password would stay in the cluster." >&2
+    echo "schema: give a migration role's URL (database owner, CREATEROLE, not SUPERUSER)." >&2
+    exit 1
+  fi
+fi
 sh {SCRIPTS_DIR}/migrate.sh {SCRIPTS_DIR}
 psql --no-psqlrc --set=ON_ERROR_STOP=1 --single-transaction --file={SCRIPTS_DIR}/set-passwords.sql
 echo "schema up to date; role passwords set"
@@ -56,9 +66,17 @@ ALTER ROLE {RETENTION_ROLE} WITH LOGIN PASSWORD :'retention_password';
 """
 
 
+IS_SUPERUSER_SQL = "SELECT rolsuper FROM pg_roles WHERE rolname = current_user;\n"
+
+
 def scripts(migrations: dict[str, str]) -> dict[str, str]:
-    """The Job's files: the migrations with their runner (database/), and its own two."""
-    return {**migrations, "apply.sh": APPLY_SCRIPT, "set-passwords.sql": SET_PASSWORDS_SQL}
+    """The Job's files: the migrations with their runner (database/), and its own."""
+    return {
+        **migrations,
+        "apply.sh": APPLY_SCRIPT,
+        "is-superuser.sql": IS_SUPERUSER_SQL,
+        "set-passwords.sql": SET_PASSWORDS_SQL,
+    }
 
 
 def job_name(files: dict[str, str], roles: dict[str, str], database_identity: str) -> str:
@@ -122,14 +140,17 @@ class SchemaJob(pulumi.ComponentResource):
             command=["sh", f"{SCRIPTS_DIR}/apply.sh"],
             env=[
                 k8s.core.v1.EnvVarArgs(
-                    name="PGSERVICEFILE", value="/run/secrets/postgres/pg_service.conf"
+                    name="PGSERVICEFILE", value=f"{database.ADMIN_SECRET_DIR}/pg_service.conf"
                 ),
                 k8s.core.v1.EnvVarArgs(name="PGSERVICE", value=database.ADMIN_SERVICE),
                 k8s.core.v1.EnvVarArgs(name="PGCONNECT_TIMEOUT", value="5"),
+                k8s.core.v1.EnvVarArgs(
+                    name="REFUSE_SUPERUSER", value=str(args.endpoint.refuse_superuser).lower()
+                ),
             ],
             volume_mounts=[
                 pods.mount("schema", SCRIPTS_DIR),
-                pods.mount("admin-secret", "/run/secrets/postgres"),
+                pods.mount("admin-secret", database.ADMIN_SECRET_DIR),
                 pods.mount("roles-secret", "/run/secrets/roles"),
                 pods.tmp_mount(),
             ],

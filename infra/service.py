@@ -6,9 +6,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra import pods
+from infra.exposure import PublicExposure
 from infra.front_proxy import UPSTREAM_EXTRA_DRAIN_SECONDS, UPSTREAM_PORT, FrontProxy
 
 SECRETS_DIR = "/run/secrets/service"
+# The CA certificate of an external database, when the stack gives one.
+DATABASE_CA_FILE = f"{SECRETS_DIR}/database-ca.crt"
 # preStop sleep, then gunicorn's graceful stop (20 s); the grace period covers both,
 # behind a front proxy too (whose drain delays gunicorn's stop by 10 s).
 DRAIN_SECONDS = 5
@@ -25,13 +28,18 @@ class FlaskServiceArgs:
     namespace: pulumi.Input[str]
     image: pulumi.Input[str]
     port: int
+    # Probes and metrics (OPS_PORT, DESIGN §2): a container port no Service exposes.
+    ops_port: int
     replicas: int
     database_url: pulumi.Output  # secret, with this service's own role
     audit_token: pulumi.Output  # secret
     log_level: str
     env: dict[str, str] = field(default_factory=dict)  # further plain settings
-    # NodePort makes the service reachable from outside the cluster; None: ClusterIP only.
-    node_port: int | None = None
+    # PEM of the CA that signed the database server's certificate, which
+    # database_url expects at DATABASE_CA_FILE.
+    database_root_certificate: str | None = None
+    # How users outside the cluster reach it; None: from inside the cluster only.
+    public: PublicExposure | None = None
     # Secret of type kubernetes.io/dockerconfigjson for a private registry.
     image_pull_secret: pulumi.Input[str] | None = None
     # The image reaches the cluster without a registry (ServiceImage.loaded_locally).
@@ -58,6 +66,8 @@ class FlaskService(pulumi.ComponentResource):
         super().__init__("items-audit:services:FlaskService", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         secret_data = {"database-url": args.database_url, "audit-token": args.audit_token}
+        if args.database_root_certificate:
+            secret_data[DATABASE_CA_FILE.rsplit("/", 1)[1]] = args.database_root_certificate
         secret = k8s.core.v1.Secret(
             args.name,
             metadata=pods.metadata(args.name, args.namespace),
@@ -68,6 +78,7 @@ class FlaskService(pulumi.ComponentResource):
         proxy = args.front_proxy
         env = {
             "PORT": str(args.port),
+            "OPS_PORT": str(args.ops_port),
             "LOG_LEVEL": args.log_level,
             "WEB_CONCURRENCY": str(WORKERS),
             "DATABASE_URL_FILE": f"{SECRETS_DIR}/database-url",
@@ -76,18 +87,25 @@ class FlaskService(pulumi.ComponentResource):
         }
         if proxy is not None:
             # Reachable only through the proxy (the image listens on every address
-            # of the pod), which tells it the client's address.
-            env.update(PORT=str(UPSTREAM_PORT), BIND_ADDRESS="127.0.0.1", TRUSTED_PROXY_COUNT="1")
-        # Probes reach gunicorn on the pod's port: directly, or through the proxy
-        # (a named port would have to be the probed container's own).
-        probe_port = "http" if proxy is None else args.port
+            # of the pod), which tells it the client's address; its operations
+            # port stays on the pod's addresses, for the kubelet and Prometheus.
+            env.update(
+                PORT=str(UPSTREAM_PORT),
+                BIND_ADDRESS="127.0.0.1",
+                OPS_BIND_ADDRESS="0.0.0.0",  # noqa: S104 (the pod's own addresses)
+                TRUSTED_PROXY_COUNT="1",
+            )
+        ops_port = k8s.core.v1.ContainerPortArgs(name="ops", container_port=args.ops_port)
+        # Probes reach gunicorn on its operations port, never through the proxy,
+        # whose per-client limits could refuse them.
+        probe_port = "ops"
         container = k8s.core.v1.ContainerArgs(
             name=args.name,
             image=args.image,
             image_pull_policy="IfNotPresent",
-            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=args.port)]
+            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=args.port), ops_port]
             if proxy is None
-            else None,
+            else [ops_port],
             env=[k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in env.items()],
             volume_mounts=[
                 pods.mount("secrets", SECRETS_DIR),
@@ -129,7 +147,7 @@ class FlaskService(pulumi.ComponentResource):
                         annotations={
                             **pods.secret_checksum_annotation(secret_data),
                             "prometheus.io/scrape": "true",
-                            "prometheus.io/port": str(args.port),
+                            "prometheus.io/port": str(args.ops_port),
                             "prometheus.io/path": "/metrics",
                         },
                     ),
@@ -165,8 +183,14 @@ class FlaskService(pulumi.ComponentResource):
             args.namespace,
             args.port,
             pulumi.ResourceOptions(parent=self, depends_on=[self.deployment]),
-            node_port=args.node_port,
+            **(args.public.service_fields() if args.public else {}),
         )
+        if args.public is not None:
+            args.public.ingress(
+                args.name,
+                args.namespace,
+                pulumi.ResourceOptions(parent=self, depends_on=[self.service]),
+            )
         # One pod at a time may be evicted: a drain never takes the service down.
         k8s.policy.v1.PodDisruptionBudget(
             args.name,

@@ -4,8 +4,9 @@ scans beside the service images it builds itself (.github/workflows/ci.yml).
     python -m infra.third_party_images [--stack-file Pulumi.<stack>.yaml]
 
 Prints them as one JSON list, a GitHub Actions matrix. Read from the same mock run as
-`python -m infra.render` (without a stack file: the defaults, which run every
-component), so an image added to the program is scanned with no change to the workflow.
+`python -m infra.render`, with the same default stack file (the dev stack's
+Pulumi.dev.yaml, which runs every component), so an image added to the program is
+scanned with no change to the workflow.
 """
 
 import argparse
@@ -13,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from infra import mock_runtime
+from infra import mock_runtime, render
 
 # Every list of containers a pod spec can hold, whatever object carries the spec.
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
@@ -56,9 +57,14 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m infra.third_party_images", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--stack-file", type=Path, help="the stack's settings (default: none)")
+    parser.add_argument(
+        "--stack-file",
+        type=Path,
+        default=render.DEV_STACK_FILE,
+        help="the stack's settings (default: Pulumi.dev.yaml)",
+    )
     args = parser.parse_args(argv)
-    config = mock_runtime.stack_config(args.stack_file) if args.stack_file else {}
+    config = mock_runtime.stack_config(args.stack_file)
     print(json.dumps(third_party_images(mock_runtime.run(config))))
     return 0
 

@@ -1,12 +1,12 @@
 """gunicorn settings for items-service (DESIGN §5)."""
 
-from items_service.settings import Settings
+from items_service.settings import OPS_PORT, PORT, Settings
 from service_common.gunicorn_settings import gunicorn_settings
 
 SERVICE_NAME = "items-service"
 RELAY_STOP_SECONDS = 10
 
-globals().update(gunicorn_settings(SERVICE_NAME, 8080, Settings.from_env))
+globals().update(gunicorn_settings(SERVICE_NAME, PORT, Settings.from_env, OPS_PORT))
 
 
 def post_worker_init(worker):

@@ -111,10 +111,13 @@ sys.exit(0 if sys.argv[1] in names else 1)' "${stack}"
 # Reads the stack's settings once, before stack_setting: a stack in the backend is
 # asked (errors shown); a stack not created yet has only its settings file,
 # Pulumi.<stack>.yaml, if any (read by stack_setting: `pulumi config` needs the stack
-# to exist, and nothing may be created before the checks are done).
+# to exist, and nothing may be created before the checks are done). Sets STACK_EXISTS
+# (true or false), as the backend said then.
 load_stack_settings() {
   STACK_SETTINGS=""
+  STACK_EXISTS=false
   if stack_exists; then
+    STACK_EXISTS=true
     STACK_SETTINGS="$(pulumi config --json --stack "${stack}")" || exit 1
   fi
   STACK_SETTINGS_LOADED=true

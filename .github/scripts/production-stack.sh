@@ -5,9 +5,10 @@
 # Environment: PULUMI_BACKEND_URL (the state backend: never file://, which is this
 # runner's disk and Pulumi.yaml's default), PULUMI_STACK (ORG/items-audit/STACK),
 # PULUMI_ACCESS_TOKEN, IMAGE_REGISTRY, REGISTRY_USERNAME, REGISTRY_PASSWORD,
-# DATABASE_URL, KUBE_CONTEXT, PUBLIC_HOST; optional ITEMS_IMAGE and AUDIT_IMAGE
-# (REGISTRY/NAME@sha256:..., the digests CI published: the stack deploys them instead of
-# building its own images).
+# DATABASE_URL (a migration role's, sslmode=verify-full), DATABASE_CIDRS (the database
+# server's address ranges, comma-separated), KUBE_CONTEXT, PUBLIC_HOST (the host name of
+# the items Ingress); optional ITEMS_IMAGE and AUDIT_IMAGE (REGISTRY/NAME@sha256:..., the
+# digests CI published: the stack deploys them instead of building its own images).
 # The stack must exist: it is created once, by hand (WRITEUP §2.1), never here, so a
 # mistyped name stops the deploy instead of starting an empty stack.
 set -euo pipefail
@@ -32,6 +33,19 @@ if [[ ! "${stack}" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*/items-audit/[A-Za-z0-9_.-]+$ ]
   refuse "PULUMI_STACK must name the stack in full, ORGANIZATION/items-audit/STACK, not" \
     "'${stack}': a short name resolves against whatever organisation the token defaults to."
 fi
+# The only addresses the services may reach the database at (NetworkPolicy egress).
+if [[ -z "${DATABASE_CIDRS:-}" ]]; then
+  refuse "DATABASE_CIDRS is not set: the database server's address ranges (CIDRs), the only" \
+    "ones the services may connect to. Set it as a variable of the GitHub environment."
+fi
+# Every other setting the stack takes from the GitHub environment, checked before the
+# first pulumi command, so that none is left half set.
+for name in KUBE_CONTEXT PUBLIC_HOST IMAGE_REGISTRY REGISTRY_USERNAME REGISTRY_PASSWORD DATABASE_URL; do
+  if [[ -z "${!name:-}" ]]; then
+    refuse "${name} is not set: the production stack needs it (this script's header says what" \
+      "it holds). Set it as a variable or secret of the GitHub environment."
+  fi
+done
 
 if ! pulumi stack select "${stack}" --non-interactive; then
   refuse "there is no stack ${stack} at ${backend} (or this token cannot read it)." \
@@ -40,6 +54,7 @@ fi
 pulumi config set cluster remote
 pulumi config set kube_context "${KUBE_CONTEXT}"
 pulumi config set public_host "${PUBLIC_HOST}"
+pulumi config set database_cidrs "${DATABASE_CIDRS}"
 # GHCR repository names are lower case.
 pulumi config set image_registry "${IMAGE_REGISTRY,,}"
 pulumi config set registry_username "${REGISTRY_USERNAME}"

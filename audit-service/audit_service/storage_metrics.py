@@ -6,15 +6,15 @@ size, the volume's size and the retention period when the deployment tells
 them (DATABASE_VOLUME_BYTES, AUDIT_RETENTION_DAYS), and the age of the oldest
 stored event.
 
-They are read when /metrics is scraped, at most every REFRESH_INTERVAL_SECONDS
-per worker: pg_database_size walks the database's files, cheap but not free."""
+They are read when /metrics is scraped (create_base_app's before_scrape), at most
+every REFRESH_INTERVAL_SECONDS per worker: pg_database_size walks the database's
+files, cheap but not free."""
 
 import logging
 import threading
 import time
 
 import psycopg2
-from flask import Flask, request
 
 from audit_service.metrics import (
     AUDIT_OLDEST_EVENT_AGE,
@@ -61,12 +61,3 @@ class StorageMetrics:
             DATABASE_SIZE.set(size)
             AUDIT_OLDEST_EVENT_AGE.set(float(oldest_age))
             self._refreshed_at = time.monotonic()
-
-
-def register_storage_metrics(
-    app: Flask, metrics: StorageMetrics, metrics_path: str = "/metrics"
-) -> None:
-    @app.before_request
-    def refresh_storage_metrics_before_a_scrape():
-        if request.path == metrics_path:
-            metrics.refresh()

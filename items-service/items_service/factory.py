@@ -42,7 +42,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         server_settings=RELAY_SERVER_SETTINGS,
     )
     relay = OutboxRelay(relay_database, settings.audit_service_url, settings.audit_token)
-    app = create_base_app(__name__, database, DOCUMENT, max_body_bytes=MAX_BODY_BYTES)
+    app = create_base_app(
+        __name__, database, DOCUMENT, max_body_bytes=MAX_BODY_BYTES, ops_port=settings.ops_port
+    )
     app.extensions["audit_relay"] = relay
     if settings.trusted_proxy_count:
         # Behind the pod's nginx (items-proxy/nginx.conf), the TCP peer is

@@ -25,10 +25,13 @@ RECOUNT_INTERVAL_SECONDS = 1.0
 # empties 100,000 rows in tens of seconds.
 RETRY_AFTER_SECONDS = 30
 
-# Stops at `limit` rows: a full outbox costs one bounded index scan, not more.
+# Counts the rows waiting for delivery, up to `limit`: one bounded scan of the
+# relay's own partial index. Rows audit-service rejected wait for nothing (they stay
+# for someone to read, and alert on their own): counting them, a burst of rejects
+# would refuse every request for good.
 COUNT_UP_TO = Statement(
     "outbox_count_up_to",
-    "SELECT count(*) FROM (SELECT FROM audit_outbox LIMIT $1) AS counted",
+    "SELECT count(*) FROM (SELECT FROM audit_outbox WHERE failed_at IS NULL LIMIT $1) AS counted",
 )
 
 
@@ -54,8 +57,7 @@ class OutboxBound:
         AUDIT_OUTBOX_LIMIT.set(limit)
 
     def admit(self) -> None:
-        """Raises OutboxFull when the outbox holds `limit` rows (rejected ones
-        included: they take space too)."""
+        """Raises OutboxFull when `limit` rows wait for delivery."""
         with self._lock:
             stale = time.monotonic() - self._counted_at >= RECOUNT_INTERVAL_SECONDS
             close = self._counted < self.limit <= self._counted + self._admitted_since_count

@@ -5,6 +5,10 @@ from dataclasses import dataclass
 
 from service_common import config
 
+PORT = 8080
+# Probes and metrics (DESIGN §2): a port no Kubernetes Service exposes.
+OPS_PORT = 9080
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -18,6 +22,7 @@ class Settings:
     # Rows audit_outbox may hold before audited requests are refused (DESIGN §3):
     # about 500 bytes each, so 100,000 take some 50 MB of the database's volume.
     audit_outbox_limit: int = 100_000
+    ops_port: int = OPS_PORT
 
     @classmethod
     def from_env(cls, env: config.Environment = os.environ) -> "Settings":
@@ -29,4 +34,5 @@ class Settings:
             audit_outbox_limit=config.integer(
                 env, "AUDIT_OUTBOX_LIMIT", cls.audit_outbox_limit, 1, 100_000_000
             ),
+            ops_port=config.ops_port(env, OPS_PORT),
         )

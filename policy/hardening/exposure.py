@@ -1,6 +1,7 @@
-"""What reaches the pods: no cloud load balancer, and every namespace that runs
-workloads is one this stack creates, enforcing the `restricted` Pod Security
-Standard, with a NetworkPolicy that denies all ingress not allowed explicitly."""
+"""What reaches the pods: a cloud load balancer only for the address ranges it
+names, and every namespace that runs workloads is one this stack creates,
+enforcing the `restricted` Pod Security Standard, with a NetworkPolicy that
+denies all ingress not allowed explicitly."""
 
 from collections.abc import Mapping
 
@@ -36,11 +37,17 @@ def denies_all_ingress(network_policy_props: Mapping) -> bool:
     return selects_all and "Ingress" in types and not rules
 
 
-def _no_load_balancer(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type == SERVICE and field(args.props, "spec", "type") == "LoadBalancer":
+def _load_balancer_names_its_sources(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
+    if (
+        args.resource_type == SERVICE
+        and field(args.props, "spec", "type") == "LoadBalancer"
+        and not items(field(args.props, "spec", "loadBalancerSourceRanges"))
+    ):
         report_violation(
-            "type LoadBalancer exposes the Service through a cloud load balancer; "
-            "use ClusterIP, or NodePort behind the cluster's own entry point",
+            "type LoadBalancer without loadBalancerSourceRanges opens a cloud load balancer "
+            "to every address; name the ranges that may connect (0.0.0.0/0 only on purpose)",
             None,
         )
 
@@ -82,9 +89,9 @@ def _guarded_workload_namespaces(
 
 POLICIES = [
     ResourceValidationPolicy(
-        name="services-not-load-balancer",
-        description="No Service of type LoadBalancer.",
-        validate=_no_load_balancer,
+        name="load-balancers-name-their-sources",
+        description="A Service of type LoadBalancer lists the address ranges that may connect.",
+        validate=_load_balancer_names_its_sources,
         enforcement_level=EnforcementLevel.MANDATORY,
     ),
     ResourceValidationPolicy(

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # kube-score, the second outside validator of the rendered manifests (beside checkov;
-# tests/infra/test_kube_score.py), built with `go install` from its Go module and cached
+# tests/infra/test_infra_manifests.py), built with `go install` from its Go module and cached
 # outside the repository, in
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/items-audit/kube-score/<version>/kube-score
 # Built once (a few minutes on 2 cores); later runs find the cache.

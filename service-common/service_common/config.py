@@ -96,12 +96,17 @@ def log_level(env: Environment) -> str:
     return value.lower()
 
 
-def bind_address(env: Environment) -> str:
+def bind_address(env: Environment, name: str = "BIND_ADDRESS", default: str = "127.0.0.1") -> str:
     """The address to listen on: loopback unless told otherwise, so that a
     service started by hand is not reachable from the network; the images set
     0.0.0.0."""
-    value = env.get("BIND_ADDRESS") or "127.0.0.1"
+    value = env.get(name) or default
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
-        raise ConfigError(f"BIND_ADDRESS must be an IPv4 or IPv6 address, got {value!r}") from None
+        raise ConfigError(f"{name} must be an IPv4 or IPv6 address, got {value!r}") from None
+
+
+def ops_port(env: Environment, default: int) -> int:
+    """OPS_PORT: where probes and metrics are served, apart from the service's PORT."""
+    return integer(env, "OPS_PORT", default, 1, 65535)

@@ -28,6 +28,9 @@ THREADS_PER_WORKER = 8
 DEFAULT_WORKERS = 2
 
 
+UNTRUSTED_ID_MAX_LENGTH = 128
+
+
 class JsonAccessLogger(Logger):
     """gunicorn's logger, writing one structured access line per request."""
 
@@ -38,10 +41,17 @@ class JsonAccessLogger(Logger):
         request_id = next(
             (value for name, value in resp.headers if name.lower() == "x-request-id"), None
         )
+        client_request_id = environ.get("HTTP_X_CLIENT_REQUEST_ID")
         self.access_log.info(
             "request",
             extra={
                 "request_id": request_id,
+                # What the client sent as its own X-Request-ID, passed on by the
+                # pod's proxy (which sets X-Request-ID itself): for finding a
+                # request a client quotes, never trusted as the request's id.
+                "untrusted_client_request_id": client_request_id[:UNTRUSTED_ID_MAX_LENGTH]
+                if client_request_id
+                else None,
                 "method": environ.get("REQUEST_METHOD"),
                 # A request gunicorn refuses has no PATH_INFO, only its parsed path.
                 "path": environ.get("PATH_INFO", req.path),
@@ -82,15 +92,34 @@ def wipe_metrics_directory(directory: str) -> None:
         os.remove(path)
 
 
+def _bind(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
 def gunicorn_settings(
-    service_name: str, default_port: int, load_service_settings: Callable[[], object]
+    service_name: str,
+    default_port: int,
+    load_service_settings: Callable[[], object],
+    default_ops_port: int | None = None,
 ) -> dict:
     """The settings, after checking the service's own: a bad one stops the master
-    here with one clear line, rather than every worker with a traceback."""
+    here with one clear line, rather than every worker with a traceback.
+
+    With default_ops_port (both services), gunicorn listens on two ports: the
+    service's (PORT, on BIND_ADDRESS) and the operations port (OPS_PORT, on
+    OPS_BIND_ADDRESS, by default the same address), where probes and metrics
+    are served (operational_routes.py)."""
     try:
         load_service_settings()
         address = config.bind_address(os.environ)
         port = config.integer(os.environ, "PORT", default_port, 1, 65535)
+        binds = [_bind(address, port)]
+        if default_ops_port is not None:
+            ops_address = config.bind_address(os.environ, "OPS_BIND_ADDRESS", default=address)
+            ops_port = config.ops_port(os.environ, default_ops_port)
+            if ops_port == port:
+                raise config.ConfigError(f"OPS_PORT must differ from PORT ({port})")
+            binds.append(_bind(ops_address, ops_port))
         workers = config.integer(os.environ, "WEB_CONCURRENCY", DEFAULT_WORKERS, 1, 64)
         level = config.log_level(os.environ)
     except config.ConfigError as error:
@@ -114,7 +143,7 @@ def gunicorn_settings(
         multiprocess.mark_process_dead(worker.pid, metrics_directory)
 
     return {
-        "bind": [f"[{address}]:{port}" if ":" in address else f"{address}:{port}"],
+        "bind": binds,
         "workers": workers,
         "worker_class": "gthread",
         "threads": THREADS_PER_WORKER,

@@ -123,19 +123,6 @@ def operational_paths() -> dict:
                 "responses": {"200": _status_response("Ready."), **problem_responses(503)},
             }
         },
-        "/metrics": {
-            "get": {
-                "operationId": "metrics",
-                "summary": "Prometheus metrics",
-                "responses": {
-                    "200": {
-                        "description": "Prometheus text exposition format.",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    },
-                    **problem_responses(),
-                },
-            }
-        },
         "/openapi.json": {
             "get": {
                 "operationId": "openapi",

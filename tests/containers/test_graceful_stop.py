@@ -113,35 +113,41 @@ def test_docker_stop_during_a_burst_answers_every_accepted_request_and_exits_0(s
     ]
     for client in clients:
         client.start()
-    wait_for(lambda: list(outcomes.values()).count(201) >= 20, message="the burst to be under way")
-    held = [HeldPost(address, port, f"{run}-held") for _ in range(HELD_REQUESTS)]
-    wait_for(
-        lambda: read_by_the_server(container, port, {request.local_port for request in held}),
-        message="gunicorn to be reading every held request",
-    )
-
-    stop = {}
-
-    def docker_stop():
-        stop["result"] = docker(
-            "stop",
-            "--time",
-            str(GRACE_PERIOD_SECONDS),
-            container,
-            timeout=GRACE_PERIOD_SECONDS + 30,
+    # However the test ends, the clients stop: a failure above would otherwise leave
+    # them posting forever and the test run unable to exit.
+    try:
+        wait_for(
+            lambda: list(outcomes.values()).count(201) >= 20, message="the burst to be under way"
+        )
+        held = [HeldPost(address, port, f"{run}-held") for _ in range(HELD_REQUESTS)]
+        wait_for(
+            lambda: read_by_the_server(container, port, {request.local_port for request in held}),
+            message="gunicorn to be reading every held request",
         )
 
-    stopper = threading.Thread(target=docker_stop)
-    stopper.start()
-    wait_for(
-        lambda: "Handling signal: term" in stack.logs(container, "all"),
-        timeout=10,
-        message="SIGTERM",
-    )
-    held_statuses = [request.finish() for request in held]
-    stopped.set()
-    for client in clients:
-        client.join(GRACE_PERIOD_SECONDS + 30)
+        stop = {}
+
+        def docker_stop():
+            stop["result"] = docker(
+                "stop",
+                "--time",
+                str(GRACE_PERIOD_SECONDS),
+                container,
+                timeout=GRACE_PERIOD_SECONDS + 30,
+            )
+
+        stopper = threading.Thread(target=docker_stop)
+        stopper.start()
+        wait_for(
+            lambda: "Handling signal: term" in stack.logs(container, "all"),
+            timeout=10,
+            message="SIGTERM",
+        )
+        held_statuses = [request.finish() for request in held]
+    finally:
+        stopped.set()
+        for client in clients:
+            client.join(GRACE_PERIOD_SECONDS + 30)
     stopper.join(GRACE_PERIOD_SECONDS + 30)
 
     assert held_statuses == [201] * HELD_REQUESTS

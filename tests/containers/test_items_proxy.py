@@ -58,15 +58,17 @@ def test_the_proxy_serves_as_a_hardened_container(pod):
     assert write.returncode != 0 and "Read-only file system" in write.stderr
 
 
-def test_the_audit_trail_records_the_client_not_the_proxy(pod, stack):
-    request_id = f"pod-client-{uuid.uuid4().hex}"
+def test_the_audit_trail_records_the_client_and_the_proxys_request_id(pod, stack):
+    forged = f"pod-client-{uuid.uuid4().hex}"
     response = requests.post(
         f"{pod.url}/items",
         json={"name": "where from"},
-        headers={"X-Request-ID": request_id, "X-Forwarded-For": "6.6.6.6"},
+        headers={"X-Request-ID": forged, "X-Forwarded-For": "6.6.6.6"},
         timeout=10,
     )
     assert response.status_code == 201
+    request_id = response.headers["X-Request-ID"]
+    assert request_id != forged, "the proxy's own id, not the client's"
 
     recorded = wait_for(
         lambda: stack.database.query(

@@ -47,6 +47,7 @@ PRODUCTION_LIKE_CONFIG = {
     "items-audit:database_url": (
         "postgresql://admin:placeholder@db.example.com:5432/items?sslmode=verify-full"
     ),
+    "items-audit:database_cidrs": "10.0.12.0/24",
 }
 
 

@@ -1,25 +1,29 @@
 """Which pod may open a connection to which pod and port, computed from the
 NetworkPolicies' selectors and the pods' labels, at both ends (the sender's
 egress and the receiver's ingress), is exactly DESIGN §7; and what leaves the
-namespace is DNS, the API server for Prometheus, and nothing else."""
+namespace is DNS, the API server for Prometheus (at its own addresses), an
+external database for its clients (at the addresses the stack names), and
+nothing else."""
 
 import pytest
 
 from infra import mock_runtime
-from infra.network_policies import API_SERVER_PORTS, EVERY_ADDRESS
 from tests.infra.k8s_objects import containers, pod_templates
 
 OUTSIDE = "outside the namespace"
 
-# DESIGN §7: items from anywhere outside on its port, and from Prometheus; audit
-# only from items and Prometheus; Postgres only from items, audit and the schema
-# Job; Prometheus from its users (node port) and Grafana; Grafana from its users.
+# DESIGN §7: items from anywhere outside on its port; audit only from items; each
+# service's operations port (metrics) from Prometheus only; Postgres only from
+# items, audit and the schema Job; Prometheus from its users (node port) and
+# Grafana; Grafana from its users.
 EXPECTED = {
-    ("items-service", 8080): {OUTSIDE, "prometheus"},
+    ("items-service", 8080): {OUTSIDE},
+    ("items-service", 9080): {"prometheus"},
     # The items pod's proxy answers its liveness probe here: the kubelet's, which
     # NetworkPolicies do not apply to; nobody else.
     ("items-service", 8090): set(),
-    ("audit-service", 8081): {"items-service", "prometheus"},
+    ("audit-service", 8081): {"items-service"},
+    ("audit-service", 9081): {"prometheus"},
     ("postgres", 5432): {"items-service", "audit-service", "postgres-schema", "audit-retention"},
     ("prometheus", 9090): {OUTSIDE, "grafana"},
     ("grafana", 3000): {OUTSIDE},
@@ -107,10 +111,23 @@ def reachability(objects: list[dict]) -> dict[tuple[str, int], set[str]]:
     return matrix
 
 
-def _any_address(peer: dict) -> bool:
-    return peer.get("ipBlock", {}).get("cidr") in EVERY_ADDRESS and not peer["ipBlock"].get(
-        "except"
-    )
+def _ip_block(peer: dict) -> bool:
+    """Any address outside the cluster's pods (a NetworkPolicy names them by ipBlock)."""
+    return "ipBlock" in peer
+
+
+def _ip_blocks(objects: list[dict], name: str) -> set[tuple[str, int]]:
+    """Every (CIDR, port) the pods labelled `name` may open connections to."""
+    policies = [o["spec"] for o in objects if o["kind"] == "NetworkPolicy"]
+    labels = _labels(objects)[name]
+    return {
+        (peer["ipBlock"]["cidr"], port["port"])
+        for policy in _isolating(policies, "Egress", labels)
+        for rule in policy.get("egress", [])
+        for peer in rule.get("to", [])
+        if "ipBlock" in peer
+        for port in rule["ports"]
+    }
 
 
 def _kube_dns(peer: dict) -> bool:
@@ -141,28 +158,33 @@ def test_every_pod_resolves_names_through_the_cluster_dns_only(objects):
     for name, labels in _labels(objects).items():
         for protocol in ("UDP", "TCP"):
             assert _egress_allows(policies, labels, _kube_dns, 53, protocol), (name, protocol)
-        assert not _egress_allows(policies, labels, _any_address, 53, "UDP"), name
+        assert not _egress_allows(policies, labels, _ip_block, 53, "UDP"), name
 
 
 def test_only_prometheus_leaves_the_namespace_and_only_for_the_api_server(objects):
     policies = [o["spec"] for o in objects if o["kind"] == "NetworkPolicy"]
     for name, labels in _labels(objects).items():
-        for port in (*API_SERVER_PORTS, 80, 5432):
-            expected = name == "prometheus" and port in API_SERVER_PORTS
-            assert _egress_allows(policies, labels, _any_address, port) is expected, (name, port)
+        for port in (443, 6443, 80, 5432):
+            expected = name == "prometheus" and port == 6443
+            assert _egress_allows(policies, labels, _ip_block, port) is expected, (name, port)
+    # The addresses and port of the cluster's `kubernetes` EndpointSlice (the mock's: kind's).
+    assert _ip_blocks(objects, "prometheus") == {("172.18.0.2/32", 6443)}
 
 
 def test_an_external_database_is_reached_by_its_clients_on_its_port_only():
-    url = "postgresql://admin:pw@db.example.com:6543/shop"
+    url = "postgresql://admin:pw@db.example.com:6543/shop?sslmode=verify-full"
     run = mock_runtime.run(
-        {"items-audit:database_url": url}, secret_keys=("items-audit:database_url",)
+        {"items-audit:database_url": url, "items-audit:database_cidrs": "10.0.12.0/24"},
+        secret_keys=("items-audit:database_url",),
     )
     objects = run.kubernetes_objects()
     policies = [o["spec"] for o in objects if o["kind"] == "NetworkPolicy"]
     for name, labels in _labels(objects).items():
         expected = name in ("items-service", "audit-service", "postgres-schema", "audit-retention")
-        assert _egress_allows(policies, labels, _any_address, 6543) is expected, name
-        assert not _egress_allows(policies, labels, _any_address, 5432), name
+        assert _egress_allows(policies, labels, _ip_block, 6543) is expected, name
+        assert not _egress_allows(policies, labels, _ip_block, 5432), name
+        if expected:
+            assert _ip_blocks(objects, name) == {("10.0.12.0/24", 6543)}, name
 
 
 def test_the_schema_job_accepts_no_connections(objects):
@@ -177,8 +199,11 @@ def test_without_monitoring_nothing_is_left_open_for_it(monitoring):
     if monitoring == "false":
         assert matrix == {
             ("items-service", 8080): {OUTSIDE},
+            # Probed by the kubelet only.
+            ("items-service", 9080): set(),
             ("items-service", 8090): set(),
             ("audit-service", 8081): {"items-service"},
+            ("audit-service", 9081): set(),
             ("postgres", 5432): {
                 "items-service",
                 "audit-service",

@@ -9,6 +9,14 @@ import pytest
 from infra import mock_runtime
 from tests.infra.k8s_objects import find
 
+# A remote cluster as little configured as it may be: a registry, and the host
+# name its Ingress answers for.
+REMOTE = {
+    "items-audit:cluster": "remote",
+    "items-audit:image_registry": "registry.example.com/team",
+    "items-audit:public_host": "items.example.com",
+}
+
 
 def test_the_dev_stack_outputs_what_the_readme_uses(run):
     assert run.outputs == {
@@ -33,9 +41,7 @@ def test_a_node_port_cluster_other_than_kind_is_reached_on_the_node_ports():
 
 
 def test_a_remote_cluster_gets_the_images_pushed_and_pinned_by_their_registry_digest():
-    run = mock_runtime.run(
-        {"items-audit:cluster": "remote", "items-audit:image_registry": "registry.example.com/team"}
-    )
+    run = mock_runtime.run(REMOTE)
     images = {r.name: r.inputs for r in run.by_type("docker:index/image:Image")}
     assert images["items-service"]["imageName"].startswith(
         "registry.example.com/team/items-service:"
@@ -49,9 +55,10 @@ def test_a_remote_cluster_gets_the_images_pushed_and_pinned_by_their_registry_di
 
 
 def test_an_external_database_replaces_the_statefulset():
-    url = "postgresql://admin:s3cr%40t@db.example.com:6543/shop?sslmode=require"
+    url = "postgresql://admin:s3cr%40t@db.example.com:6543/shop?sslmode=verify-full"
     run = mock_runtime.run(
-        {"items-audit:database_url": url}, secret_keys=("items-audit:database_url",)
+        {"items-audit:database_url": url, "items-audit:database_cidrs": "10.0.12.0/24"},
+        secret_keys=("items-audit:database_url",),
     )
     objects = run.kubernetes_objects()
     kinds = {(o["kind"], o["metadata"]["name"]) for o in objects}
@@ -59,12 +66,12 @@ def test_an_external_database_replaces_the_statefulset():
     assert ("NetworkPolicy", "allow-postgres") not in kinds
     items_url = find(objects, "Secret", "items-service")["stringData"]["database-url"]
     assert items_url.startswith("postgresql://items_service:")
-    assert items_url.endswith("@db.example.com:6543/shop?sslmode=require")
-    service_file = find(objects, "Secret", "postgres-admin")["stringData"]["pg_service.conf"]
+    assert items_url.endswith("@db.example.com:6543/shop?sslmode=verify-full")
+    service_file = find(objects, "Secret", "schema-migrator")["stringData"]["pg_service.conf"]
     assert (
         "user=admin\n" in service_file
         and "password=s3cr@t\n" in service_file
-        and "sslmode=require\n" in service_file
+        and "sslmode=verify-full\n" in service_file
     )
     job = next(r for r in run.resources if r.type == "kubernetes:batch/v1:Job")
     assert job.inputs["spec"]["template"]["spec"]["containers"][0]["command"] == [
@@ -108,8 +115,7 @@ def test_an_invalid_stack_setting_stops_the_program_with_a_message_naming_it(
 def test_a_private_registry_gets_a_pull_secret_the_service_pods_use():
     run = mock_runtime.run(
         {
-            "items-audit:cluster": "remote",
-            "items-audit:image_registry": "registry.example.com/team",
+            **REMOTE,
             "items-audit:registry_username": "robot",
             "items-audit:registry_password": "s3cret",
         },
@@ -134,7 +140,7 @@ def test_images_built_once_by_ci_are_deployed_by_digest_without_a_build():
     audit = "ghcr.io/team/audit-service@sha256:" + "b" * 64
     run = mock_runtime.run(
         {
-            "items-audit:cluster": "remote",
+            **REMOTE,
             "items-audit:image_registry": "ghcr.io/team",
             "items-audit:items_image": items,
             "items-audit:audit_image": audit,
@@ -153,8 +159,7 @@ def test_images_built_once_by_ci_are_deployed_by_digest_without_a_build():
 def test_a_remote_cluster_gets_images_for_its_nodes_platform():
     run = mock_runtime.run(
         {
-            "items-audit:cluster": "remote",
-            "items-audit:image_registry": "registry.example.com/team",
+            **REMOTE,
             "items-audit:image_platform": "linux/arm64",
         }
     )

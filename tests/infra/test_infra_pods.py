@@ -2,6 +2,8 @@
 writable emptyDirs, no capabilities, no privilege escalation, seccomp
 RuntimeDefault, requests and limits, probes, and a graceful drain."""
 
+import pytest
+
 from tests.infra.k8s_objects import containers, find, pod_templates
 
 LONG_RUNNING = [
@@ -38,11 +40,62 @@ def test_every_container_is_locked_down(objects):
             assert context.get("privileged", False) is False, workload
 
 
-def test_every_container_has_cpu_and_memory_requests_and_limits(objects):
+def test_every_container_has_cpu_memory_and_ephemeral_storage_requests_and_limits(objects):
     for workload, template in pod_templates(objects).items():
         for container in containers(template):
             for bound in ("requests", "limits"):
-                assert set(container["resources"][bound]) == {"cpu", "memory"}, workload
+                assert set(container["resources"][bound]) == {
+                    "cpu",
+                    "memory",
+                    "ephemeral-storage",
+                }, workload
+
+
+def _bytes(quantity: str) -> int:
+    """A Kubernetes quantity in bytes (the binary suffixes the manifests use)."""
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+    return int(quantity[:-2]) * units[quantity[-2:]] if quantity[-2:] in units else int(quantity)
+
+
+def test_every_container_reserves_the_node_disk_its_emptydirs_may_fill(objects):
+    """An emptyDir's sizeLimit alone reserves nothing: the scheduler places a pod
+    by its containers' ephemeral-storage requests. Disk-backed emptyDirs only;
+    memory-backed ones count against the memory limit."""
+    for workload, template in pod_templates(objects).items():
+        volumes = {v["name"]: v for v in template["spec"]["volumes"]}
+        for container in containers(template):
+            # (PostgreSQL's data volume is a claim, not one of the pod's volumes.)
+            empty_dirs = [
+                volumes.get(mount["name"], {}).get("emptyDir")
+                for mount in container["volumeMounts"]
+                if not mount.get("readOnly")
+            ]
+            written = sum(
+                _bytes(empty_dir["sizeLimit"])
+                for empty_dir in empty_dirs
+                if empty_dir and empty_dir.get("medium") != "Memory"
+            )
+            resources = container["resources"]
+            for bound in ("requests", "limits"):
+                reserved = _bytes(resources[bound]["ephemeral-storage"])
+                assert reserved > written, (workload, container["name"], bound)
+
+
+def test_prometheus_reserves_its_two_gibibyte_data_volume(objects):
+    container = find(objects, "Deployment", "prometheus")["spec"]["template"]["spec"]["containers"][
+        0
+    ]
+    assert _bytes(container["resources"]["requests"]["ephemeral-storage"]) > 2 * 2**30
+
+
+def test_postgres_is_guaranteed_its_memory(objects):
+    """Request == limit: under node memory pressure the kubelet evicts first the
+    pods that use more memory than they requested."""
+    (container,) = find(objects, "StatefulSet", "postgres")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    resources = container["resources"]
+    assert resources["requests"]["memory"] == resources["limits"]["memory"]
 
 
 def test_every_writable_path_is_an_emptydir_or_the_database_volume(objects):
@@ -67,11 +120,14 @@ def test_every_long_running_container_has_liveness_and_readiness_probes(objects)
 GUNICORN_GRACEFUL_SECONDS = 20  # service_common/gunicorn_settings.py: graceful_timeout
 
 
-def test_audit_service_is_probed_on_its_port_and_drains_before_stopping(objects):
+def test_audit_service_is_probed_on_its_operations_port_and_drains_before_stopping(objects):
     template = find(objects, "Deployment", "audit-service")["spec"]["template"]
     [container] = template["spec"]["containers"]
-    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
-    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    env = {e["name"]: e["value"] for e in container["env"]}
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert ports == {"http": int(env["PORT"]), "ops": int(env["OPS_PORT"])}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "ops"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "ops"}
     drain = container["lifecycle"]["preStop"]["sleep"]["seconds"]
     # The grace period covers the drain and gunicorn's graceful stop after it.
     assert template["spec"]["terminationGracePeriodSeconds"] >= drain + GUNICORN_GRACEFUL_SECONDS
@@ -83,17 +139,20 @@ def test_items_service_is_reached_only_through_its_buffering_proxy(objects):
     items, proxy = template["spec"]["containers"]
     env = {e["name"]: e["value"] for e in items["env"]}
     nginx_conf = find(objects, "ConfigMap", "items-service-proxy")["data"]["nginx.conf"]
-    # gunicorn on loopback only, where the proxy passes requests on, trusting only it
-    # for the client's address.
-    assert "ports" not in items
+    # gunicorn's service port on loopback only, where the proxy passes requests on,
+    # trusting only it for the client's address; its operations port (probes and
+    # metrics) on the pod's addresses.
+    assert items["ports"] == [{"name": "ops", "containerPort": int(env["OPS_PORT"])}]
     assert (env["BIND_ADDRESS"], env["TRUSTED_PROXY_COUNT"]) == ("127.0.0.1", "1")
+    assert env["OPS_BIND_ADDRESS"] == "0.0.0.0"
     assert f"proxy_pass http://127.0.0.1:{env['PORT']};" in nginx_conf
-    # The public port is the proxy's; the probes of gunicorn go through it.
+    # The public port is the proxy's; the kubelet probes gunicorn on its operations
+    # port, where the proxy's per-client limits cannot refuse it.
     ports = {port["name"]: port["containerPort"] for port in proxy["ports"]}
     assert f"listen {ports['http']};" in nginx_conf
     assert f"listen {ports['proxy-health']};" in nginx_conf
-    assert items["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": ports["http"]}
-    assert items["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": ports["http"]}
+    assert items["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "ops"}
+    assert items["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "ops"}
     assert proxy["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "proxy-health"}
     assert "@sha256:" in proxy["image"]
     # nginx drains first (worker_shutdown_timeout), gunicorn after it, both within the grace.
@@ -163,3 +222,19 @@ def test_prometheus_deletes_old_data_before_its_volume_is_full(objects):
     retained_bytes = int(retention.split("=")[1].removesuffix("MB")) * 10**6
     volume_bytes = int(volume.removesuffix("Gi")) * 2**30
     assert retained_bytes <= 0.8 * volume_bytes
+
+
+@pytest.mark.parametrize("service", ["items-service", "audit-service"])
+def test_metrics_are_scraped_on_a_port_the_service_does_not_expose(objects, service):
+    template = find(objects, "Deployment", service)["spec"]["template"]
+    scraped = int(template["metadata"]["annotations"]["prometheus.io/port"])
+    ports = {
+        port["name"]: port["containerPort"]
+        for container in template["spec"]["containers"]
+        for port in container.get("ports", [])
+    }
+    exposed = find(objects, "Service", service)["spec"]["ports"]
+
+    assert ports["ops"] == scraped
+    assert [port["targetPort"] for port in exposed] == ["http"]
+    assert ports["http"] != scraped

@@ -108,7 +108,7 @@ def test_each_service_gets_a_pod_monitor_scraping_its_pods_metrics_port(objects)
             }
         }
         [endpoint] = monitor["spec"]["podMetricsEndpoints"]
-        assert (endpoint["port"], endpoint["path"]) == ("http", "/metrics")
+        assert (endpoint["port"], endpoint["path"]) == ("ops", "/metrics")
 
 
 def test_series_get_the_service_label_the_rules_and_the_dashboard_select_by(objects):
@@ -138,7 +138,7 @@ def test_objects_carry_the_labels_the_clusters_prometheus_selects_by(objects):
         assert manifest["metadata"]["labels"].items() >= RELEASE_LABELS.items(), manifest
 
 
-@pytest.mark.parametrize("service, port", [("items-service", 8080), ("audit-service", 8081)])
+@pytest.mark.parametrize("service, port", [("items-service", 9080), ("audit-service", 9081)])
 def test_the_operators_prometheus_may_scrape_each_service(run, service, port):
     ingress = find(run.kubernetes_objects(), "NetworkPolicy", f"allow-{service}")["spec"]["ingress"]
     scraper = {

@@ -61,6 +61,7 @@ def test_the_job_applies_the_repository_migrations_then_the_passwords(objects):
     assert {name: text for name, text in files.items() if name.endswith((".sql", ".sh"))} == {
         **Sources.from_repo().migrations,
         "apply.sh": schema_job.APPLY_SCRIPT,
+        "is-superuser.sql": schema_job.IS_SUPERUSER_SQL,
         "set-passwords.sql": schema_job.SET_PASSWORDS_SQL,
     }
     script = files["apply.sh"]
@@ -135,3 +136,44 @@ def test_the_job_pod_never_restarts_in_place_and_gives_up_eventually(objects):
     assert spec["template"]["spec"]["restartPolicy"] == "Never"
     assert spec["backoffLimit"] >= 1 and spec["activeDeadlineSeconds"] > 0
     assert any(w.startswith("Job/") for w in pod_templates(objects))
+
+
+def test_an_external_database_leaves_no_superuser_secret_in_the_cluster():
+    """The Job runs as the migration role database_url names, and refuses a
+    superuser (tests/infra/test_infra_schema_job_script.py runs that refusal)."""
+    run = mock_runtime.run(
+        {
+            "items-audit:database_url": "postgresql://migrator:pw@db.example.com/shop"
+            "?sslmode=verify-full",
+            "items-audit:database_cidrs": "10.0.12.0/24",
+        },
+        secret_keys=("items-audit:database_url",),
+    )
+    objects = run.kubernetes_objects()
+    secrets = {o["metadata"]["name"]: o["stringData"] for o in objects if o["kind"] == "Secret"}
+    assert "postgres-admin" not in secrets
+    assert not run.by_type("kubernetes:apps/v1:StatefulSet")
+    assert "postgres-superuser-password" not in {
+        r.name for r in run.by_type("random:index/randomPassword:RandomPassword")
+    }
+    # The only database credentials besides the services' and the retention
+    # CronJob's own roles: the migration role's.
+    assert set(secrets) == {
+        "schema-migrator",
+        "database-roles",
+        "items-service",
+        "audit-service",
+        "audit-retention-db",
+        "grafana-admin",
+    }
+    assert "user=migrator\n" in secrets["schema-migrator"]["pg_service.conf"]
+    job = _job(objects)
+    spec = job["spec"]["template"]["spec"]
+    mounted = {v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v}
+    assert mounted == {"schema-migrator", "database-roles"}
+    env = {e["name"]: e["value"] for e in spec["containers"][0]["env"]}
+    assert env["REFUSE_SUPERUSER"] == "true"
+    # The Secret had the superuser's name before: the alias replaces it rather than
+    # leaving it behind.
+    (secret,) = [r for r in run.by_type("kubernetes:core/v1:Secret") if r.name == "schema-migrator"]
+    assert secret.former_urns == {secret.urn.replace("::schema-migrator", "::postgres-admin")}

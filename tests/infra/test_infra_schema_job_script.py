@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from infra import mock_runtime
 from infra.schema_job import SCRIPTS_DIR
 from tests.infra.k8s_objects import find
 from tests.support.postgres_server import PostgresServer
@@ -59,10 +60,14 @@ def _scram_matches(verifier: str, password: str) -> bool:
 
 class JobFiles:
     """The Job's mounts in a directory: its ConfigMap's files, the roles' password
-    files, and the libpq service file the admin Secret would hold."""
+    files, and the libpq service file the admin Secret would hold (for `user`)."""
 
-    def __init__(self, objects, directory: Path, server, database: str):
+    def __init__(self, objects, directory: Path, server, database: str, user: str = "postgres"):
         job = next(o for o in objects if o["kind"] == "Job")
+        self.env = {
+            variable["name"]: variable["value"]
+            for variable in job["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
         self.directory = directory
         roles = directory / "roles"
         roles.mkdir()
@@ -74,23 +79,22 @@ class JobFiles:
         for key, value in self.passwords.items():
             (roles / key).write_text(value)
         for name, text in find(objects, "ConfigMap", job["metadata"]["name"])["data"].items():
-            if name in ("apply.sh", "set-passwords.sql"):
+            if name in ("apply.sh", "set-passwords.sql", "is-superuser.sql"):
                 text = text.replace(SCRIPTS_DIR, str(directory)).replace(
                     "/run/secrets/roles/", f"{roles}/"
                 )
             (directory / name).write_text(text)
         (directory / "pg_service.conf").write_text(
-            f"[admin]\nhost=127.0.0.1\nport={server.port}\ndbname={database}\nuser=postgres\n"
+            f"[admin]\nhost=127.0.0.1\nport={server.port}\ndbname={database}\nuser={user}\n"
         )
 
     def run(self) -> subprocess.CompletedProcess:
         return subprocess.run(
             ["sh", str(self.directory / "apply.sh")],
             env={
+                **self.env,
                 "PATH": "/usr/bin:/bin",
                 "PGSERVICEFILE": str(self.directory / "pg_service.conf"),
-                "PGSERVICE": "admin",
-                "PGCONNECT_TIMEOUT": "5",
             },
             capture_output=True,
             text=True,
@@ -229,3 +233,61 @@ def test_two_jobs_at_once_apply_each_migration_once(job, server, database):
     assert output.count("applied migration 0002") == 1
     assert output.count("applied migration 0099") == 1
     assert _query(server, database, "SELECT count(*) FROM schema_migrations") == [(3,)]
+
+
+@pytest.fixture(scope="module")
+def external_objects() -> list[dict]:
+    """The render of a stack whose database is external."""
+    return mock_runtime.run(
+        {
+            "items-audit:database_url": "postgresql://migrator:pw@db.example.com/shop"
+            "?sslmode=verify-full",
+            "items-audit:database_cidrs": "10.0.12.0/24",
+        },
+        secret_keys=("items-audit:database_url",),
+    ).kubernetes_objects()
+
+
+def test_against_an_external_database_the_job_refuses_a_superuser_and_changes_nothing(
+    external_objects, tmp_path, server, database
+):
+    job = JobFiles(external_objects, tmp_path, server, database, user="postgres")
+
+    result = job.run()
+
+    assert result.returncode != 0
+    assert "database_url names a superuser, whose password would stay in the cluster" in (
+        result.stderr
+    )
+    assert _query(server, database, "SELECT to_regclass('schema_migrations')") == [(None,)]
+
+
+def test_against_an_external_database_a_migration_role_migrates_and_sets_the_passwords(
+    external_objects, tmp_path, server
+):
+    """The role database_url names there: the database's owner, allowed to create
+    roles, not a superuser."""
+    name = f"schema_job_{secrets.token_hex(4)}"
+    role = f"migrator_{secrets.token_hex(4)}"
+    with closing(server.connect()) as admin, admin.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {role} LOGIN CREATEROLE")
+        cursor.execute(f'CREATE DATABASE "{name}" OWNER {role}')
+    job = JobFiles(external_objects, tmp_path, server, name, user=role)
+
+    result = job.run()
+
+    assert result.returncode == 0, result.stderr
+    assert "schema up to date; role passwords set" in result.stdout
+    assert _query(server, name, "SELECT tableowner FROM pg_tables WHERE tablename = 'items'") == [
+        (role,)
+    ]
+    verifier = _query(
+        server, name, "SELECT rolpassword FROM pg_authid WHERE rolname = 'items_service'"
+    )[0][0]
+    assert _scram_matches(verifier, job.passwords["items-password"])
+
+
+def test_the_clusters_own_server_is_migrated_as_its_superuser(job):
+    """The StatefulSet's superuser Secret exists anyway (the server starts with it)."""
+    assert job.env["REFUSE_SUPERUSER"] == "false"
+    assert job.run().returncode == 0

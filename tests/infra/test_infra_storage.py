@@ -34,7 +34,11 @@ def test_a_larger_volume_gets_a_larger_write_ahead_log_and_audit_service_is_told
 def test_audit_service_is_told_the_size_of_the_in_cluster_volume_only(objects):
     assert _audit_env(objects)["DATABASE_VOLUME_BYTES"] == str(GiB)
     external = mock_runtime.run(
-        {"items-audit:database_url": "postgresql://admin:pw@db.example.com/shop"},
+        {
+            "items-audit:database_url": "postgresql://admin:pw@db.example.com/shop"
+            "?sslmode=verify-full",
+            "items-audit:database_cidrs": "10.0.12.0/24",
+        },
         secret_keys=("items-audit:database_url",),
     ).kubernetes_objects()
     assert "DATABASE_VOLUME_BYTES" not in _audit_env(external)

@@ -65,7 +65,7 @@ def test_events_written_while_audit_service_is_down_arrive_exactly_once(database
         stored = stored_event_ids(database)
         assert sorted(stored) == sorted(pending), "every event once, no other"
         assert outbox_event_ids(database) == set()
-        metrics = scrape(audit.url)
+        metrics = scrape(audit.ops_url)
         assert value(metrics, "audit_events_processed_total", result="stored") == 60
         assert value(metrics, "audit_events_processed_total", result="duplicate") == 0
     finally:
@@ -109,12 +109,12 @@ def test_two_items_processes_share_the_outbox_without_double_delivery(database):
         assert len(stored) == len(set(stored)) == total
         assert pending <= set(stored)
         assert outbox_event_ids(database) == set()
-        metrics = scrape(audit.url)
+        metrics = scrape(audit.ops_url)
         assert value(metrics, "audit_events_processed_total", result="duplicate") == 0, (
             "no relay delivered an event another relay had taken"
         )
         assert value(metrics, "audit_events_processed_total", result="stored") == total
-        delivered = sum(value(scrape(r.url), "audit_events_delivered_total") for r in replicas)
+        delivered = sum(value(scrape(r.ops_url), "audit_events_delivered_total") for r in replicas)
         assert delivered == total
     finally:
         for replica in replicas:
@@ -168,7 +168,7 @@ def test_an_event_audit_service_refuses_is_sent_once_and_never_again(database):
                 message=f"the event of {request_id} to arrive",
             )
 
-        metrics = scrape(audit.url)
+        metrics = scrape(audit.ops_url)
         assert value(metrics, "audit_events_processed_total", result="rejected") == 1, (
             "audit-service received the refused event exactly once"
         )
@@ -176,7 +176,7 @@ def test_an_event_audit_service_refuses_is_sent_once_and_never_again(database):
         assert database.query(
             "SELECT event_id::text, attempts, failed_at IS NOT NULL, last_error FROM audit_outbox"
         ) == [(refused["event_id"], 1, True, "status_code: must be an integer from 100 to 599")]
-        assert value(scrape(items.url), "audit_delivery_failures_total", reason="rejected") == 1
+        assert value(scrape(items.ops_url), "audit_delivery_failures_total", reason="rejected") == 1
     finally:
         items.close()
         audit.close()

@@ -49,7 +49,7 @@ def test_at_its_limit_the_outbox_refuses_requests_with_503_and_every_accepted_ev
         # A refused create created nothing; the outbox holds exactly the accepted events.
         assert database.count("items") == LIMIT // 2
         assert database.count("audit_outbox") == LIMIT
-        samples = scrape(items.url)
+        samples = scrape(items.ops_url)
         assert value(samples, "audit_outbox_limit") == LIMIT
         assert value(samples, "audit_outbox_full_refusals_total") == SENT - LIMIT
         print(
@@ -78,3 +78,27 @@ def test_at_its_limit_the_outbox_refuses_requests_with_503_and_every_accepted_ev
     finally:
         items.close()
         audit.close()
+
+
+def test_events_audit_service_rejected_do_not_count_against_the_bound(database):
+    """A rejected event stays in the outbox, marked failed, for someone to read; it
+    waits for nothing. As many of them as the bound must not refuse a single
+    request, or a burst of rejects would turn the API into a 503 for good."""
+    database.query("TRUNCATE items, audit_outbox, audit_logs; SELECT 1")
+    database.query(
+        "INSERT INTO audit_outbox (event_id, payload, attempts, last_error, failed_at)"
+        " SELECT gen_random_uuid(), '{}', 1, 'rejected: 400', now()"
+        " FROM generate_series(1, %s); SELECT 1",
+        (LIMIT,),
+    )
+    audit_port = free_port()
+    items = items_service(
+        database,
+        f"http://127.0.0.1:{audit_port}",
+        env={"AUDIT_OUTBOX_LIMIT": str(LIMIT), "WEB_CONCURRENCY": "1"},
+    ).start()
+    try:
+        answer = requests.post(f"{items.url}/items", json={"name": "after rejects"}, timeout=10)
+        assert answer.status_code == 201, answer.text
+    finally:
+        items.stop()

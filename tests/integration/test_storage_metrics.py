@@ -26,7 +26,7 @@ def test_audit_service_reports_the_database_size_the_volume_and_the_retention_it
     service.env.update(DATABASE_VOLUME_BYTES=str(VOLUME_BYTES), AUDIT_RETENTION_DAYS="7")
     service.start()
     try:
-        samples = scrape(service.url)
+        samples = scrape(service.ops_url)
         (size,) = database.query("SELECT pg_database_size(current_database())")[0]
     finally:
         service.close()
@@ -39,7 +39,7 @@ def test_audit_service_reports_the_database_size_the_volume_and_the_retention_it
 
 
 def test_what_it_is_not_told_is_reported_as_0_which_the_alerts_ignore(audit):
-    samples = scrape(audit.url)
+    samples = scrape(audit.ops_url)
 
     assert value(samples, "database_size_bytes") > 0
     for unknown in ("database_volume_size_bytes", "audit_retention_seconds"):

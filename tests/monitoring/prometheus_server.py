@@ -62,15 +62,15 @@ class Pod:
 
     @classmethod
     def from_template(cls, template: dict, namespace: str, name: str, ip: str, port: int) -> "Pod":
-        """A pod of a rendered pod template, its `http` port (the one it serves on:
-        in the items pod, its proxy's) reached at ip:port instead (as through a
+        """A pod of a rendered pod template, its metrics port (a service's `ops`
+        port; the database's own) reached at ip:port instead (as through a
         port-forward); its annotations are the template's, an annotation naming that
         container port names `port`."""
         [container_port] = [
             str(entry["containerPort"])
             for container in template["spec"]["containers"]
             for entry in container.get("ports", [])
-            if entry.get("name") in ("http", "postgres")
+            if entry.get("name") in ("ops", "postgres")
         ]
         annotations = {
             key: str(port) if key == "prometheus.io/port" and value == container_port else value

@@ -103,16 +103,16 @@ def test_config_refuses_a_namespace_kubernetes_would_refuse(namespace):
 
 
 @pytest.mark.parametrize("service", ["items-service", "audit-service"])
-def test_each_services_pods_opt_in_to_scraping_of_their_metrics_on_their_container_port(
+def test_each_services_pods_opt_in_to_scraping_of_their_metrics_on_their_operations_port(
     pod_templates, service
 ):
     template = pod_templates[f"Deployment/{service}"]
-    # The pod's `http` port: the service's own, or, in the items pod, its proxy's.
+    # The service container's `ops` port, which no Service exposes.
     [port] = [
         port
         for container in template["spec"]["containers"]
         for port in container.get("ports", [])
-        if port["name"] == "http"
+        if port["name"] == "ops"
     ]
     assert template["metadata"]["labels"]["app.kubernetes.io/name"] == service
     annotations = template["metadata"]["annotations"]
@@ -130,7 +130,7 @@ def test_static_stand_in_differs_from_the_deployed_config_only_in_discovery(pod_
             NAMESPACE,
             "items-service-0",
             "10.0.0.5",
-            8080,
+            9080,
         )
     ]
     deployed = rendered_config()

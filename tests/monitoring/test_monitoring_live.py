@@ -48,8 +48,8 @@ def prometheus_config(pod_templates, items, audit) -> dict:
             pod_templates[f"{workload}/{name}"], NAMESPACE, f"{name}-0", "127.0.0.1", port
         )
         for workload, name, port in [
-            ("Deployment", "items-service", items.port),
-            ("Deployment", "audit-service", audit.port),
+            ("Deployment", "items-service", items.ops_port),
+            ("Deployment", "audit-service", audit.ops_port),
             ("StatefulSet", "postgres", 5432),
         ]
     ]
@@ -197,7 +197,7 @@ def test_prometheus_scrapes_opted_in_pods_labelled_by_namespace_pod_and_service(
         assert target["labels"]["job"] == "kubernetes-pods"
         assert (
             target["scrapeUrl"]
-            == f"http://127.0.0.1:{getattr(stack, service.split('-')[0]).port}/metrics"
+            == f"http://127.0.0.1:{getattr(stack, service.split('-')[0]).ops_port}/metrics"
         )
     dropped = [
         target["discoveredLabels"]["__meta_kubernetes_pod_name"]
@@ -315,6 +315,8 @@ def test_alert_rules_evaluate_cleanly_on_live_data(stack):
 
 
 def test_dashboard_and_rules_use_only_metric_names_the_services_export(stack):
-    exported = {name for url in (stack.items.url, stack.audit.url) for name, _ in scrape(url)}
+    exported = {
+        name for url in (stack.items.ops_url, stack.audit.ops_url) for name, _ in scrape(url)
+    }
     missing = exported_names_needed() - exported
     assert not missing, f"read by the dashboard or the rules but not exported: {sorted(missing)}"

@@ -66,13 +66,28 @@ def _pod_spec_paths(args_class, known: dict) -> set[tuple[str, ...]]:
     return paths
 
 
+def _import_keeping_the_packages_names(name: str):
+    """Imports a submodule without letting it shadow a name its package exports:
+    pulumi_kubernetes.apiextensions exports the class CustomResource from a module
+    of that same name, and a plain import would bind the package's name to the
+    module, breaking every later k8s.apiextensions.CustomResource(...) in the run."""
+    parent_name, _, attribute = name.rpartition(".")
+    parent = importlib.import_module(parent_name)
+    missing = object()
+    exported = getattr(parent, attribute, missing)
+    module = importlib.import_module(name)
+    if exported is not missing and exported is not module:
+        setattr(parent, attribute, exported)
+    return module
+
+
 def sdk_pod_spec_paths() -> dict[str, set[tuple[str, ...]]]:
     """Resource type -> the paths to its pod specs, for every resource class of
     pulumi_kubernetes whose inputs hold one."""
     found = {}
     known: dict = {}
     for module_info in pkgutil.walk_packages(pulumi_kubernetes.__path__, "pulumi_kubernetes."):
-        module = importlib.import_module(module_info.name)
+        module = _import_keeping_the_packages_names(module_info.name)
         for name, cls in vars(module).items():
             if not (
                 inspect.isclass(cls)

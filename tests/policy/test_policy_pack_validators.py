@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 
-from infra import pods
+from infra import mock_runtime, pods
 from infra.mock_runtime import Registered
 from policy.hardening import POLICIES
 from tests.policy.engine_calls import (
@@ -48,12 +48,12 @@ def test_the_pack_holds_each_guardrail_and_every_violation_is_mandatory():
         "containers-read-only-root-filesystem",
         "containers-requests-and-limits",
         "images-pinned-by-digest",
+        "load-balancers-name-their-sources",
         "long-running-containers-have-probes",
         "namespaces-enforce-restricted-pod-security",
         "pods-isolated-from-the-node",
         "pods-run-as-non-root",
         "pods-seccomp-runtime-default",
-        "services-not-load-balancer",
         "workload-namespaces-restricted-and-deny-ingress",
     ]
     assert {policy.enforcement_level for policy in POLICIES} == {EnforcementLevel.MANDATORY}
@@ -249,13 +249,38 @@ def test_an_init_container_meets_the_same_baseline(render):
     assert resource_violations(BY_NAME["long-running-containers-have-probes"], broken) == []
 
 
-def test_a_load_balancer_service_is_refused(render):
+def test_a_load_balancer_open_to_every_address_by_default_is_refused(render):
     service = find(render, "kubernetes:core/v1:Service", "items-service")
     broken = changed(service, lambda i: i["spec"].update(type="LoadBalancer"))
-    assert resource_violations(BY_NAME["services-not-load-balancer"], broken) == [
-        "type LoadBalancer exposes the Service through a cloud load balancer; "
-        "use ClusterIP, or NodePort behind the cluster's own entry point"
+    assert resource_violations(BY_NAME["load-balancers-name-their-sources"], broken) == [
+        "type LoadBalancer without loadBalancerSourceRanges opens a cloud load balancer "
+        "to every address; name the ranges that may connect (0.0.0.0/0 only on purpose)"
     ]
+
+
+@pytest.mark.parametrize("exposure", ["ingress", "load-balancer"])
+def test_a_remote_stacks_public_entry_passes_every_policy(exposure):
+    """items_exposure on a remote cluster: an Ingress before a ClusterIP Service, or a
+    load balancer open to the ranges the stack names."""
+    remote = mock_runtime.run(
+        {
+            "items-audit:cluster": "remote",
+            "items-audit:image_registry": "registry.example.com/team",
+            "items-audit:public_host": "items.example.com",
+            "items-audit:items_exposure": exposure,
+            **(
+                {"items-audit:load_balancer_source_ranges": "203.0.113.0/24"}
+                if exposure == "load-balancer"
+                else {}
+            ),
+        }
+    )
+    for policy in POLICIES:
+        if isinstance(policy, ResourceValidationPolicy):
+            refused = {r.name: resource_violations(policy, r) for r in remote.resources}
+            assert {name: found for name, found in refused.items() if found} == {}, policy.name
+        else:
+            assert stack_violations(policy, remote.resources) == [], policy.name
 
 
 @pytest.mark.parametrize("enforce", ["baseline", "privileged", None])

@@ -31,7 +31,7 @@ def test_no_request_fails_and_no_event_is_lost_or_doubled(database, services):
 
     assert failures(outcomes) == [], "no items request may fail while audit-service is down"
     assert_audited_exactly_once(database, {outcome.request_id for outcome in outcomes})
-    samples = scrape(items.url)
+    samples = scrape(items.ops_url)
     assert value(samples, "audit_delivery_failures_total", reason="unavailable") > 0, (
         "the crash must have interrupted deliveries"
     )

@@ -38,7 +38,7 @@ def temporary_files_in_use(pids: set[int]) -> set[Path]:
 
 def test_a_killed_service_leaves_no_file_behind(database):
     service = audit_service(database).start()
-    requests.get(f"{service.url}/metrics", timeout=5)
+    requests.get(f"{service.ops_url}/metrics", timeout=5)
     in_use = temporary_files_in_use({service.process.pid, *workers(service)})
     metrics_directories = {path.parent for path in in_use if path.suffix == ".db"}
     assert service.log_path in in_use

@@ -24,8 +24,9 @@ def test_worker_stop_and_reload_drop_no_request(database, services):
     services.append(audit)
     items = items_service(database, audit.url).start()
     services.append(items)
+    # The service answers as soon as one worker has booted; the other may still be on its way.
+    wait_for(lambda: len(workers(items)) == WORKERS, message="both workers to be up")
     original = workers(items)
-    assert len(original) == WORKERS
 
     with SteadyLoad(create_or_list(items.url)) as load:
         wait_for(lambda: load.count() >= 100, message="the stream to be under way")

@@ -409,6 +409,17 @@ def test_make_down_with_the_docker_engine_stopped_stops_and_keeps_the_state(chec
     assert changes(tools) == []
 
 
+def test_make_down_without_the_docker_cli_names_it_and_keeps_the_state(checkout, tools, home):
+    deployed(checkout, tools, home)
+    tools.remove("docker")
+
+    result = run(checkout, tools, "down", home, uid=STRANGER_UID)
+
+    assert result.returncode == 1
+    assert "missing prerequisite: docker." in result.stderr
+    assert changes(tools) == []
+
+
 def test_make_down_stops_when_kind_cannot_list_its_clusters(checkout, tools, home):
     deployed(checkout, tools, home)
     tools.add("kind", "  'get clusters') echo 'permission denied' >&2; exit 1 ;;")
@@ -431,6 +442,16 @@ def test_make_down_destroys_the_stack_then_deletes_the_cluster(checkout, tools, 
         "pulumi destroy --yes --skip-preview --stack dev",
         "kind delete cluster --name items-audit",
     ]
+
+
+def test_make_down_asks_the_backend_for_its_stacks_once(checkout, tools, home):
+    """Each listing is a round trip to the backend (Pulumi Cloud, a bucket)."""
+    deployed(checkout, tools, home)
+
+    result = run(checkout, tools, "down", home, uid=STRANGER_UID)
+
+    assert result.returncode == 0, result.stderr
+    assert tools.called().count("pulumi stack ls --json") == 1
 
 
 def test_make_down_after_the_cluster_was_deleted_forgets_the_state_but_keeps_the_settings(

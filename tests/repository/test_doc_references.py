@@ -1,7 +1,8 @@
 """What the documents cite as evidence exists: every repository path, test, CI job and
 `make` target that README.md, WRITEUP.md and docs/*.md name ("X is tested by Y", "the
 `deploy` job does Z"), and every relative link with its anchor. A path git ignores is
-no evidence a reader can open, unless the sentence says git ignores it."""
+no evidence a reader can open, unless the sentence says git ignores it. The comments of
+scripts/ and Pulumi.dev.yaml are held to the same: every repository path they cite exists."""
 
 import re
 import subprocess
@@ -163,6 +164,37 @@ def broken_references(document: str) -> list[str]:
         elif anchor and linked.endswith(".md") and anchor not in anchors(linked):
             problems.append(f"link {target}: no such heading in {linked}")
     return problems
+
+
+COMMENTED_FILES = sorted(
+    name for name in repository_files() if name.startswith("scripts/") or name == "Pulumi.dev.yaml"
+)
+
+
+def comments(name: str) -> str:
+    """The `#` comments of a shell script, Dockerfile or YAML file, without the shebang
+    and without URLs."""
+    lines = re.findall(r"(?:^|\s)#(?!!)(.*)$", text(name), re.MULTILINE)
+    return re.sub(r"<?https?://[^\s)>]+>?", "", "\n".join(lines))
+
+
+def paths_cited_in_comments(name: str) -> list[str]:
+    return [
+        match.group(1).rstrip(".")
+        for match in PATH.finditer(comments(name))
+        if not re.search(r"[<>*{}$]|NNNN", match.group(1))
+    ]
+
+
+@pytest.mark.parametrize("name", COMMENTED_FILES)
+def test_every_path_a_script_comment_cites_exists(name):
+    assert [path for path in paths_cited_in_comments(name) if not is_tracked(path)] == []
+
+
+def test_the_script_comments_cite_paths_at_all():
+    """The comment pattern finds what it is for, so an empty result above means something."""
+    cited = {path for name in COMMENTED_FILES for path in paths_cited_in_comments(name)}
+    assert {"kind/cluster.yaml", "infra/config.py", "scripts/common.sh"} <= cited
 
 
 @pytest.mark.parametrize("document", DOCUMENTS)

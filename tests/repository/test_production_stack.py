@@ -51,6 +51,7 @@ def environment(tools: Tools, **overrides: str | None) -> dict[str, str]:
         "REGISTRY_USERNAME": "deployer",
         "KUBE_CONTEXT": "production",
         "PUBLIC_HOST": "items.example.com",
+        "DATABASE_CIDRS": "10.0.12.0/24",
         **SECRETS,
     }
     env.update(overrides)
@@ -131,6 +132,7 @@ def test_it_selects_the_existing_stack_and_sets_its_configuration_secrets_throug
         "cluster",
         "kube_context",
         "public_host",
+        "database_cidrs",
         "image_registry",
         "registry_username",
         "items_image",
@@ -139,6 +141,7 @@ def test_it_selects_the_existing_stack_and_sets_its_configuration_secrets_throug
         "--secret",
     ]
     assert "pulumi config set image_registry ghcr.io/acme" in calls
+    assert "pulumi config set database_cidrs 10.0.12.0/24" in calls
     # The secrets reached pulumi on stdin only, never on a command line.
     assert [call for call in calls if call.startswith("stdin: ")] == [
         f"stdin: {value}" for value in SECRETS.values()
@@ -167,3 +170,21 @@ def test_the_kind_end_to_end_job_keeps_its_throwaway_local_backend():
     end_to_end = cd_jobs()["end-to-end"]
     assert "PULUMI_BACKEND_URL" not in (end_to_end.get("env") or {})
     assert "PULUMI_BACKEND_URL" not in (yaml.safe_load(CD.read_text()).get("env") or {})
+
+
+def test_without_the_databases_addresses_it_stops_before_setting_the_database(script, tools):
+    result = run(script, environment(tools, DATABASE_CIDRS=None))
+
+    assert result.returncode != 0
+    assert "the database server's address ranges" in result.stderr
+    assert not [call for call in tools.called() if "database_url" in call or "stdin: " in call]
+
+
+@pytest.mark.parametrize("name", ["KUBE_CONTEXT", "DATABASE_URL"])
+def test_an_unset_setting_is_refused_by_name_before_any_pulumi_command(script, tools, name):
+    result = run(script, environment(tools, **{name: None}))
+
+    assert result.returncode == 1
+    assert f"production-stack.sh: {name} is not set" in result.stderr
+    assert "unbound variable" not in result.stderr
+    assert tools.called() == []

@@ -33,7 +33,7 @@ def in_own_network_namespace(command: list[str]) -> list[str]:
 def test_the_suite_passes_beside_a_server_on_5432_that_asks_for_a_password():
     run = subprocess.run(
         in_own_network_namespace(
-            [sys.executable, "-m", "tests.repository.beside_a_password_server", *SAMPLE]
+            [sys.executable, "-m", "tests.support.beside_a_password_server", *SAMPLE]
         ),
         cwd=REPOSITORY,
         capture_output=True,

@@ -80,6 +80,8 @@ def test_make_test_as_a_user_other_than_root_runs_the_suite_in_a_debian_containe
     assert f"--env TMPDIR={checkout}/.cache/test-tmp" in run
     assert "--volume /var/run/docker.sock:/var/run/docker.sock" in run
     assert "--network host" in run
+    # tests/repository/test_suite_database.py makes a network namespace of its own.
+    assert "--cap-add SYS_ADMIN" in run
     # Inside, scripts/test runs as on Debian, with the arguments given.
     assert "--env ITEMS_AUDIT_TEST_IN_CONTAINER=0" in run
     assert run.endswith("scripts/test tests/repository -x")

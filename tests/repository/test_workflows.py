@@ -320,7 +320,7 @@ def test_main_publishes_each_image_once_multi_arch_with_sbom_provenance_and_sign
     ci = load(CI)
     publish = ci["jobs"]["publish"]
     assert publish["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
-    assert set(publish["needs"]) == {"lint", "test", "images"}
+    assert set(publish["needs"]) == {"lint", "test", "images", "third-party-images"}
     assert publish["permissions"] == {
         "contents": "read",
         "packages": "write",

@@ -380,7 +380,7 @@ def test_health_readiness_and_openapi(audit):
     assert audit.get("/readyz").get_json() == {"status": "ready"}
     document = audit.get("/openapi.json").get_json()
     assert document["openapi"].startswith("3.1")
-    assert set(document["paths"]) == {"/events", "/healthz", "/readyz", "/metrics", "/openapi.json"}
+    assert set(document["paths"]) == {"/events", "/healthz", "/readyz", "/openapi.json"}
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             assert {"400", "414", "431"} <= set(operation["responses"]), (method, path)

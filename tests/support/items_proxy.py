@@ -6,6 +6,7 @@ in the pod they are fixed (8080 public, 8090 the proxy's liveness, gunicorn on
 127.0.0.1:8000); here each is a free loopback port, so that runs side by side
 never collide. Debian's nginx package provides the binary."""
 
+import os
 import shutil
 import signal
 import subprocess
@@ -66,6 +67,10 @@ class ItemsProxy:
         return f"http://127.0.0.1:{self.health_port}/healthz"
 
     def start(self) -> "ItemsProxy":
+        # In the pod, nginx's master and workers run as the pod's user. Started
+        # as root, nginx would run its workers as nobody, who may not write the
+        # temporary files under the directory the master made.
+        same_user = ["-g", "user root;"] if os.geteuid() == 0 else []
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -76,6 +81,7 @@ class ItemsProxy:
                     str(self.config_path),
                     "-e",
                     "stderr",
+                    *same_user,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -105,3 +111,59 @@ class ItemsProxy:
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def _proportional_set_size(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no Pss in /proc/{pid}/smaps_rollup")
+
+
+def memory_bytes(proxy: "ItemsProxy") -> int:
+    """The memory nginx's master and workers use, each page counted once (the sum
+    of their proportional set sizes), as a container's memory limit counts it."""
+    pid = proxy.process.pid
+    return sum(_proportional_set_size(each) for each in [pid, *_children(pid)])
+
+
+def worker_resident_bytes(proxy: "ItemsProxy") -> int:
+    """The resident set of nginx's worker(s): what `ps` reports."""
+    total = 0
+    for pid in _children(proxy.process.pid):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+    return total
+
+
+# nginx.conf's *_temp_path directories, relative to its -p directory.
+TEMPORARY_DIRECTORIES = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+
+
+def temporary_file_bytes(proxy: "ItemsProxy") -> int:
+    """Bytes in the temporary files nginx's workers hold open under its directory
+    (in the pod: its emptyDir). nginx removes each such file from the directory
+    as soon as it has opened it, so only the open descriptors show them."""
+    directories = tuple(f"{proxy.directory / name}/" for name in TEMPORARY_DIRECTORIES)
+    total = 0
+    for pid in _children(proxy.process.pid):
+        for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                if os.readlink(descriptor).startswith(directories):
+                    total += os.stat(descriptor).st_size
+            except OSError:
+                continue
+    return total

@@ -16,23 +16,32 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def listening_addresses(
-    port: int, read: Callable[[str], str] = lambda path: Path(path).read_text()
-) -> set[str]:
-    """The local addresses of the TCP sockets listening on this port, from the
-    kernel's tables; `read` reads them (inside a container, for example)."""
-    addresses = set()
+def read_file(path: str) -> str:
+    return Path(path).read_text()
+
+
+def listening_sockets(read: Callable[[str], str] = read_file) -> set[tuple[str, int]]:
+    """The local (address, port) of every listening TCP socket, IPv4 and IPv6, from
+    the kernel's tables; `read` reads them (inside a container, for example)."""
+    sockets = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in read(table).splitlines()[1:]:
             fields = line.split()
             hex_address, hex_port = fields[1].split(":")
-            if fields[3] == LISTEN and int(hex_port, 16) == port:
+            if fields[3] == LISTEN:
                 # The kernel writes each 32-bit word of the address in host
                 # (here little-endian) byte order.
                 raw = bytes.fromhex(hex_address)
                 words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
-                addresses.add(str(ipaddress.ip_address(words)))
-    return addresses
+                sockets.add((str(ipaddress.ip_address(words)), int(hex_port, 16)))
+    return sockets
+
+
+def listening_addresses(port: int, read: Callable[[str], str] = read_file) -> set[str]:
+    """The local addresses of the TCP sockets listening on this port."""
+    return {
+        address for address, listening_port in listening_sockets(read) if listening_port == port
+    }
 
 
 class CuttableProxy:

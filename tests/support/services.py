@@ -40,6 +40,8 @@ class ServiceProcess:
         self.name = name
         self.gunicorn = gunicorn
         self.port = port or free_port()
+        # Probes and metrics (DESIGN §2).
+        self.ops_port = int(env.get("OPS_PORT") or free_port())
         self.directory = directory or REPOSITORY / name
         self.config = config
         # Removed by close(), or when this object is collected, at the latest at exit.
@@ -47,6 +49,7 @@ class ServiceProcess:
         self.env = {
             "PATH": os.environ["PATH"],
             "PORT": str(self.port),
+            "OPS_PORT": str(self.ops_port),
             "LOG_LEVEL": "info",
             **env,
             # Its own, even when env is another instance's (bench/stack.py copies one).
@@ -58,6 +61,11 @@ class ServiceProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ops_url(self) -> str:
+        """The operations port: probes and /metrics."""
+        return f"http://127.0.0.1:{self.ops_port}"
 
     def start(self, wait: bool = True) -> "ServiceProcess":
         with open(self.log_path, "ab") as log:

@@ -131,3 +131,67 @@ def unanswered(probes: list[Probe], seconds: float, within: float) -> tuple[int,
                 failed.append((method, url, response.status_code))
         time.sleep(0.5)
     return sent, failed
+
+
+# The most a request head may hold (nginx's large_client_header_buffers 4 8k):
+# three header lines that each take an 8 KiB buffer of their own.
+BULKY_HEADERS = "".join(f"X-Padding-{index}: {'p' * 7000}\r\n" for index in range(3))
+STALLED_BODY_BYTES = 64 * 1024
+
+
+class StalledUploads:
+    """`count` connections, spread over the loopback `sources`, that each send the
+    largest request head the proxy takes, then all but the last byte of the
+    largest body it takes, and then nothing: the most memory a client can make
+    the proxy hold per connection. Closed on exit."""
+
+    def __init__(self, port: int, count: int, sources: list[str]):
+        self._port = port
+        self._count = count
+        self._sources = sources
+        self.connections: list[socket.socket] = []
+
+    def __enter__(self) -> "StalledUploads":
+        head = (
+            "POST /items HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"{BULKY_HEADERS}Content-Length: {STALLED_BODY_BYTES}\r\n\r\n"
+        ).encode() + b" " * (STALLED_BODY_BYTES - 1)
+        for index in range(self._count):
+            source = self._sources[index % len(self._sources)]
+            connection = socket.create_connection(
+                ("127.0.0.1", self._port), timeout=5, source_address=(source, 0)
+            )
+            self.connections.append(connection)
+            # Taken by the kernel even while the server has not accepted it yet.
+            connection.sendall(head)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        for connection in self.connections:
+            connection.close()
+
+
+class SlowReaders:
+    """`count` connections that each send one GET for `target` and then read
+    nothing, with the smallest receive buffer the kernel allows: the server's
+    answer waits on its side. Closed on exit."""
+
+    def __init__(self, port: int, target: str, count: int):
+        self._port = port
+        self._target = target
+        self._count = count
+        self.connections: list[socket.socket] = []
+
+    def __enter__(self) -> "SlowReaders":
+        for _ in range(self._count):
+            connection = socket.socket()
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+            connection.settimeout(5)
+            self.connections.append(connection)
+            connection.connect(("127.0.0.1", self._port))
+            connection.sendall(f"GET {self._target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        for connection in self.connections:
+            connection.close()

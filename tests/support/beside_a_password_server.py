@@ -3,7 +3,7 @@ a PostgreSQL server that asks for a password, as on a machine whose own server
 runs with password authentication. Meant to run in a network namespace of its own
 (`unshare --net`), so that its 127.0.0.1 is nobody else's.
 
-    python -m tests.repository.beside_a_password_server TEST_FILE...
+    python -m tests.support.beside_a_password_server TEST_FILE...
 
 Prints what a password-less client gets from that server, then pytest's output,
 then the loopback ports still listening once pytest has exited."""
@@ -14,7 +14,7 @@ import struct
 import subprocess
 import sys
 
-from tests.support.network import LISTEN
+from tests.support.network import listening_sockets
 from tests.support.postgres_server import PostgresServer
 
 SYSTEM_PORT = 5432
@@ -29,12 +29,6 @@ def bring_loopback_up() -> None:
         request = struct.pack(IFREQ, b"lo", 0)
         _, flags = struct.unpack(IFREQ, fcntl.ioctl(probe, SIOCGIFFLAGS, request))
         fcntl.ioctl(probe, SIOCSIFFLAGS, struct.pack(IFREQ, b"lo", flags | IFF_UP))
-
-
-def listening_ports() -> set[int]:
-    with open("/proc/net/tcp") as table:
-        rows = [line.split() for line in table.read().splitlines()[1:]]
-    return {int(row[1].split(":")[1], 16) for row in rows if row[3] == LISTEN}
 
 
 def main(test_files: list[str]) -> int:
@@ -52,7 +46,8 @@ def main(test_files: list[str]) -> int:
         tests = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *test_files]
         )
-        print(f"listening after the run: {sorted(listening_ports())}", flush=True)
+        still_listening = sorted({port for _, port in listening_sockets()})
+        print(f"listening after the run: {still_listening}", flush=True)
         return tests.returncode
     finally:
         occupant.stop()
