@@ -199,10 +199,12 @@ class _RecordingMonitor(mocks.MockMonitor):
 
 # What the render puts in place of a setting the stack file holds encrypted (`pulumi
 # config set --secret`), as it does for generated secrets: it has no passphrase. The
-# database URL's placeholder names a server on PostgreSQL's own port.
+# database URL's placeholder names a server on PostgreSQL's own port, verified (the
+# program refuses an external database it does not verify).
 ENCRYPTED_PLACEHOLDERS = {
     f"{PROJECT}:database_url": (
         "postgresql://mock-encrypted:mock-encrypted@mock-encrypted-database:5432/itemsdb"
+        "?sslmode=verify-full"
     ),
 }
 
