@@ -2,6 +2,7 @@
 render promised of each, and where every other object came from."""
 
 import copy
+import ipaddress
 import re
 from decimal import Decimal
 
@@ -23,6 +24,8 @@ SUFFIXES = {
     "Gi": Decimal(2**30),
     "Ti": Decimal(2**40),
 }
+API_SERVER = "<the API server's address>"
+API_SERVER_PORT = "<the API server's port>"
 # What Kubernetes puts into every namespace.
 EVERY_NAMESPACE_HAS = {("ConfigMap", "kube-root-ca.crt"), ("ServiceAccount", "default")}
 
@@ -52,6 +55,20 @@ def general_names(*manifest_lists: list[dict]) -> dict[str, str]:
             if name != general:
                 names[name] = general
     return names
+
+
+def api_server_values(endpoint_slice: dict) -> dict:
+    """{value: placeholder} for the addresses (as the CIDR of one address) and the ports
+    of the API server's EndpointSlice, which the program reads at every deploy: the render
+    has the mock cluster's, the cluster its own."""
+    values = {}
+    for endpoint in endpoint_slice.get("endpoints", []):
+        for address in endpoint.get("addresses", []):
+            parsed = ipaddress.ip_address(address)
+            values[f"{parsed}/{parsed.max_prefixlen}"] = API_SERVER
+    for port in endpoint_slice.get("ports", []):
+        values[port["port"]] = API_SERVER_PORT
+    return values
 
 
 def _without_unknowables(manifest: dict) -> dict:
@@ -102,11 +119,15 @@ def differences(promised, live, names: dict[str, str], path: str = "") -> list[s
             for index, (want, have) in enumerate(zip(promised, live, strict=True))
             for difference in differences(want, have, names, f"{path}[{index}]")
         ]
-    want = names.get(promised, promised) if isinstance(promised, str) else promised
-    have = names.get(live, live) if isinstance(live, str) else live
+    want = names.get(promised, promised) if _nameable(promised) else promised
+    have = names.get(live, live) if _nameable(live) else live
     if want != have and (quantity(want) is None or quantity(want) != quantity(have)):
         return [f"{path}: {have!r} instead of {want!r}"]
     return []
+
+
+def _nameable(value) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool)
 
 
 def quantity(value) -> Decimal | None:

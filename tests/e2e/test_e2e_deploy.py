@@ -10,10 +10,21 @@ import re
 
 import yaml
 
+from infra.mock_runtime import CLUSTER_OBJECTS
 from tests.e2e.conftest import rendered
-from tests.e2e.objects import compare, general_names, identity, uids_and_generations, unexplained
+from tests.e2e.objects import (
+    api_server_values,
+    compare,
+    general_names,
+    identity,
+    uids_and_generations,
+    unexplained,
+)
 from tests.e2e.stack import DEFAULT_PASSPHRASE, NAMESPACE, STACK, state_file
 
+API_SERVER_IN_THE_RENDER = CLUSTER_OBJECTS[
+    ("kubernetes:discovery.k8s.io/v1:EndpointSlice", "default/kubernetes")
+]
 STATE_DIRECTORY_CREATED = "==> creating the Pulumi state directory"
 
 
@@ -57,7 +68,13 @@ def test_make_up_from_nothing_creates_exactly_what_the_render_promises(stack, fi
 
     assert sorted(set(map(identity, promised)) - set(by_identity)) == [], "promised, missing"
     assert unexplained(live, promised) == [], "in the cluster, never promised"
-    names = general_names(promised, live)
+    names = {
+        **general_names(promised, live),
+        **api_server_values(API_SERVER_IN_THE_RENDER),
+        **api_server_values(
+            stack.kubectl_json("get", "endpointslice", "kubernetes", "-n", "default")
+        ),
+    }
     wrong = [
         f"{identity(manifest)}: {difference}"
         for manifest in promised

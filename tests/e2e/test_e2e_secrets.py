@@ -1,9 +1,10 @@
 """A secret setting as the docs have the user set it (`pulumi config set --secret`):
 the registry password a cluster that pulls from a private registry needs (cluster
-`remote`, the run's own registry). It reaches the cluster's pull Secret; its
-plaintext, in any form the Secret carries it, is nowhere in `pulumi stack export`
-nor in the settings file; and the offline render takes that settings file as it is.
-The settings are put back and `make up` run again before the test ends."""
+`remote`, the run's own registry, its items behind an Ingress). It reaches the
+cluster's pull Secret; its plaintext, in any form the Secret carries it, is nowhere in
+`pulumi stack export` nor in the settings file; and the offline render takes that
+settings file as it is. The settings are put back and `make up` run again before the
+test ends."""
 
 import base64
 import json
@@ -15,6 +16,7 @@ from tests.e2e.stack import NAMESPACE, STACK
 
 PULL_SECRET = "registry-credentials"
 USERNAME = "e2e-puller"
+PUBLIC_HOST = "items.e2e.invalid"
 
 
 def test_a_secret_setting_reaches_the_clusters_secret_and_is_stored_only_encrypted(
@@ -22,7 +24,12 @@ def test_a_secret_setting_reaches_the_clusters_secret_and_is_stored_only_encrypt
 ):
     password = secrets.token_urlsafe(24)
     with settings_changed(
-        deployed, cluster="remote", image_registry=registry, registry_username=USERNAME
+        deployed,
+        cluster="remote",
+        image_registry=registry,
+        registry_username=USERNAME,
+        # A remote cluster's items is behind an Ingress by default, which answers for it.
+        public_host=PUBLIC_HOST,
     ):
         deployed.pulumi("config", "set", "--secret", "registry_password", password).check()
         try:
