@@ -233,6 +233,20 @@ class E2EStack:
         """`make down`."""
         return self.run("scripts/down")
 
+    def schema_jobs(self) -> list[str]:
+        """The schema Jobs' names (the retention CronJob's hourly Jobs are not counted)."""
+        result = self.kubectl(
+            "get",
+            "jobs",
+            "-n",
+            NAMESPACE,
+            "-l",
+            SCHEMA_JOBS,
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        ).check()
+        return result.stdout.split()
+
     def kubectl(self, *arguments, timeout: float = 120, input_text: str | None = None) -> Command:
         return self.run(
             "kubectl",

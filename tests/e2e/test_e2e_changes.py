@@ -10,7 +10,7 @@ from datetime import datetime
 
 from tests.e2e.conftest import build_and_push
 from tests.e2e.objects import uids_and_generations
-from tests.e2e.stack import NAMESPACE, SCHEMA_JOBS
+from tests.e2e.stack import NAMESPACE
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 JOB = "kubernetes:batch/v1:Job"
@@ -26,21 +26,6 @@ def changed(steps: list[dict]) -> dict[str, str]:
         *_, types, name = step["urn"].split("::")
         found[f"{types.split('$')[-1]}::{name}"] = step["op"]
     return found
-
-
-def jobs(stack) -> list[str]:
-    """The schema Jobs (the retention CronJob's hourly Jobs are not counted)."""
-    result = stack.kubectl(
-        "get",
-        "jobs",
-        "-n",
-        NAMESPACE,
-        "-l",
-        SCHEMA_JOBS,
-        "-o",
-        "jsonpath={.items[*].metadata.name}",
-    ).check()
-    return result.stdout.split()
 
 
 def template_annotations(stack, deployment: str) -> dict:
@@ -100,7 +85,7 @@ def test_a_one_line_code_change_updates_only_its_own_deployment(deployed, clone,
 
 
 def test_a_new_migration_runs_a_new_job_and_leaves_the_services_alone(deployed, clone):
-    before = jobs(deployed)
+    before = deployed.schema_jobs()
     workloads = {
         key: value
         for key, value in uids_and_generations(deployed.everything()).items()
@@ -114,7 +99,7 @@ def test_a_new_migration_runs_a_new_job_and_leaves_the_services_alone(deployed, 
 
     deployed.up().check()
 
-    after = jobs(deployed)
+    after = deployed.schema_jobs()
     assert len(after) == 1 and after != before, (before, after)
     status = deployed.kubectl(
         "get", "job", after[0], "-n", NAMESPACE, "-o", "jsonpath={.status.succeeded}"
@@ -142,7 +127,7 @@ def test_a_new_password_reaches_the_roles_and_rolls_the_pods_that_use_it(deploye
         for resource in deployed.state_resources()
         if resource["urn"].endswith("::items-service-db-password")
     ]
-    jobs_before = jobs(deployed)
+    jobs_before = deployed.schema_jobs()
     roles_before = secret_values(deployed, "database-roles")
     roles_uid = deployed.kubectl_json("get", "secret", "database-roles", "-n", NAMESPACE)[
         "metadata"
@@ -161,7 +146,7 @@ def test_a_new_password_reaches_the_roles_and_rolls_the_pods_that_use_it(deploye
     )
     assert secret_values(deployed, "audit-service") == audit_secret_before
     # The Job that sets the roles' passwords from that Secret ran after it changed.
-    [job] = set(jobs(deployed)) - set(jobs_before)
+    [job] = set(deployed.schema_jobs()) - set(jobs_before)
     roles_secret = deployed.kubectl_json(
         "get", "secret", "database-roles", "-n", NAMESPACE, "--show-managed-fields"
     )

@@ -75,20 +75,7 @@ def test_a_failed_migration_job_is_replaced_and_run_again_by_the_next_make_up(de
     test decides how its pods end), and started again before the test ends; the node
     stays Ready meanwhile (e2e/cluster-up's grace period), and the cluster is healthy
     again at the end."""
-    previous = set(
-        deployed.kubectl(
-            "get",
-            "jobs",
-            "-n",
-            NAMESPACE,
-            "-l",
-            SCHEMA_JOBS,
-            "-o",
-            "jsonpath={.items[*].metadata.name}",
-        )
-        .check()
-        .stdout.split()
-    )
+    previous = set(deployed.schema_jobs())
     migration = clone / "database" / "0100_e2e_retried.sql"
     migration.write_text("CREATE INDEX IF NOT EXISTS items_name_idx ON items (name);\n")
     controller = kwok_controller()
@@ -109,20 +96,7 @@ def test_a_failed_migration_job_is_replaced_and_run_again_by_the_next_make_up(de
     second = deployed.up()
 
     assert second.returncode == 0, second.output
-    [job] = set(
-        deployed.kubectl(
-            "get",
-            "jobs",
-            "-n",
-            NAMESPACE,
-            "-l",
-            SCHEMA_JOBS,
-            "-o",
-            "jsonpath={.items[*].metadata.name}",
-        )
-        .check()
-        .stdout.split()
-    )
+    [job] = set(deployed.schema_jobs())
     assert job not in previous
     succeeded = deployed.kubectl(
         "get", "job", job, "-n", NAMESPACE, "-o", "jsonpath={.status.succeeded}"

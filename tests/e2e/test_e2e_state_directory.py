@@ -17,10 +17,13 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.stack import copy_of_the_clone
-from tests.support.repository_files import REPOSITORY
-from tests.support.standin_commands import STRANGER_UID, Tools
+from tests.support.standin_commands import (
+    STANDIN_PULUMI,
+    STRANGER_UID,
+    Tools,
+    fake_infra_virtualenv,
+)
 
-STANDIN = REPOSITORY / "tests" / "support" / "pulumi_standin.py"
 DEV_PASSPHRASE = "items-audit-dev"  # noqa: S105 (the documented laptop passphrase)
 
 
@@ -84,7 +87,7 @@ def test_the_standin_refuses_a_missing_state_directory_as_the_real_cli_does(
     env = pulumi_env(tools, tmp_path, PULUMI_BACKEND_URL=missing_backend)
 
     real = run(["pulumi", *command], fresh_clone, env)
-    standin = run(["/usr/bin/python3", str(STANDIN), *command], fresh_clone, env)
+    standin = run(["/usr/bin/python3", str(STANDIN_PULUMI), *command], fresh_clone, env)
 
     assert "unable to open state directory" in real.stderr
     assert (standin.returncode, standin.stderr.strip()) == (real.returncode, real.stderr.strip())
@@ -128,7 +131,9 @@ def test_the_dev_stack_made_from_the_tracked_file_leaves_the_clone_clean(
         assert result.returncode == 0, f"{command}: {result.stderr}"
     settings = run(["pulumi", "config", "--json", "--stack", "dev"], fresh_clone, env)
     standin = run(
-        ["/usr/bin/python3", str(STANDIN), "config", "--json", "--stack", "dev"], fresh_clone, env
+        ["/usr/bin/python3", str(STANDIN_PULUMI), "config", "--json", "--stack", "dev"],
+        fresh_clone,
+        env,
     )
     status = run(["git", "status", "--porcelain"], fresh_clone, env)
 
@@ -197,13 +202,7 @@ def test_make_up_from_nothing_gets_through_its_pulumi_steps_with_the_real_cli(to
             "  version) echo 'kind v0.32.0 go1.25.4 linux/amd64' ;;\n"
             "  'get clusters') echo items-audit ;;",
         )
-        venv = clone / ".venv-infra"
-        (venv / "bin").mkdir(parents=True)
-        (venv / "bin" / "python").symlink_to("/usr/bin/python3")
-        hashed = subprocess.run(
-            ["sha256sum", "infra/requirements.txt"], cwd=clone, capture_output=True, text=True
-        )
-        (venv / "requirements.sha256").write_text(hashed.stdout)
+        fake_infra_virtualenv(clone)
         subprocess.run(
             ["chown", "-R", f"{STRANGER_UID}:{STRANGER_UID}", str(workspace)], check=True
         )

@@ -22,7 +22,7 @@ import pytest
 
 from tests.support.network import free_port
 from tests.support.repository_files import REPOSITORY
-from tests.support.standin_commands import STRANGER_UID, Tools
+from tests.support.standin_commands import STRANGER_UID, Tools, fake_infra_virtualenv
 
 SETPRIV = shutil.which("setpriv")
 PASSPHRASE_COMMAND = (
@@ -59,13 +59,7 @@ def checkout(workspace):
     for port in (8080, 3000, 9090):
         text = text.replace(f"hostPort: {port}\n", f"hostPort: {free_port()}\n")
     cluster.write_text(text)
-    venv = tree / ".venv-infra"
-    (venv / "bin").mkdir(parents=True)
-    (venv / "bin" / "python").symlink_to("/usr/bin/python3")
-    hashed = subprocess.run(
-        ["sha256sum", "infra/requirements.txt"], cwd=tree, capture_output=True, text=True
-    )
-    (venv / "requirements.sha256").write_text(hashed.stdout)
+    fake_infra_virtualenv(tree)
     return tree
 
 

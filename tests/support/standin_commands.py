@@ -3,6 +3,7 @@ each a bash `case` over its arguments (or the Pulumi stand-in), every call recor
 on a PATH with only the system's basic commands besides them."""
 
 import shutil
+import subprocess
 from pathlib import Path
 
 from tests.support.repository_files import REPOSITORY
@@ -64,3 +65,20 @@ class Tools:
 
     def called(self) -> list[str]:
         return self.calls.read_text().splitlines()
+
+
+def fake_infra_virtualenv(checkout: Path) -> None:
+    """The program's virtualenv as scripts/up leaves it after installing
+    infra/requirements.txt (its python, the requirements' hash), so that a test of the
+    scripts installs nothing."""
+    venv = checkout / ".venv-infra"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to("/usr/bin/python3")
+    hashed = subprocess.run(
+        ["sha256sum", "infra/requirements.txt"],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (venv / "requirements.sha256").write_text(hashed.stdout)
