@@ -56,9 +56,9 @@ def backend_directory() -> Path:
     return user_home() / path.removeprefix("~/")
 
 
-def state_file(backend: Path) -> Path:
+def state_file(backend: Path, stack: str = STACK) -> Path:
     """Where the file backend keeps the stack's state (one file per project and stack)."""
-    return backend / ".pulumi" / "stacks" / PROJECT / f"{STACK}.json"
+    return backend / ".pulumi" / "stacks" / PROJECT / f"{stack}.json"
 
 
 def tools_bin() -> Path:
@@ -84,12 +84,12 @@ def copy_of_the_clone(destination: Path) -> Path:
     return destination
 
 
-def write_stack_settings(clone: Path, settings: dict[str, str]) -> Path:
+def write_stack_settings(clone: Path, settings: dict[str, str], stack: str = STACK) -> Path:
     """Pulumi.e2e.yaml with the stack's settings, before the stack exists: the way
     Pulumi.dev.yaml holds the dev stack's (`pulumi config set` needs an existing stack;
     scripts/up reads a stack's settings from this file until it creates the stack, and
     the CLI adds the encryption salt to it then)."""
-    path = clone / f"Pulumi.{STACK}.yaml"
+    path = clone / f"Pulumi.{stack}.yaml"
     config = {f"{PROJECT}:{key}": value for key, value in settings.items()}
     path.write_text(yaml.safe_dump({"config": config}, sort_keys=False))
     return path
@@ -157,6 +157,9 @@ class E2EStack:
     clone: Path  # where the commands run: a copy of the repository
     home: Path  # the user's $HOME: a directory of its own
     bin: Path  # the tool set
+    name: str = STACK
+    kubeconfig: Path = KUBECONFIG  # the cluster the tier runs on
+    context: str = CONTEXT
     _kinds: list[str] = field(default_factory=list)
 
     @property
@@ -174,7 +177,7 @@ class E2EStack:
             "HOME": str(self.home),
             "PATH": f"{self.bin}{os.pathsep}{os.environ['PATH']}",
             "PULUMI_HOME": str(self.bin.parent / "pulumi-home"),
-            "PULUMI_STACK": STACK,
+            "PULUMI_STACK": self.name,
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             # The machine's pip cache: the program's packages are not downloaded again.
@@ -223,7 +226,9 @@ class E2EStack:
 
     def pulumi(self, *arguments, timeout: float = 1800) -> Command:
         """A pulumi command of the user's own, in the clone, on the stack."""
-        return self.run("pulumi", *arguments, "--stack", STACK, timeout=timeout, env=self.user_env)
+        return self.run(
+            "pulumi", *arguments, "--stack", self.name, timeout=timeout, env=self.user_env
+        )
 
     def up(self, clone: Path | None = None) -> Command:
         """`make up` (of another clone: an older release)."""
@@ -251,9 +256,9 @@ class E2EStack:
         return self.run(
             "kubectl",
             "--kubeconfig",
-            KUBECONFIG,
+            self.kubeconfig,
             "--context",
-            CONTEXT,
+            self.context,
             *arguments,
             timeout=timeout,
             input_text=input_text,
