@@ -9,13 +9,14 @@ base_image="${STANDIN_BASE_IMAGE:-items-audit-test/debian-python:bookworm-1}"
 # Local Docker tags: ${standin_namespace}/<directory>:<tag>.
 standin_namespace=items-audit-standin
 
-# The repository of each third-party image the program pins (as infra/ writes it) and
-# the directory of its stand-in. A pin with no line here stops `build`.
+# The repository of each third-party image the program pins (as containerd names it:
+# `postgres` is docker.io/library/postgres) and the directory of its stand-in. A pin
+# with no line here stops `build`.
 declare -A pinned_standins=(
-  [postgres]=postgres
-  [nginxinc/nginx-unprivileged]=nginx-unprivileged
-  [prom/prometheus]=prometheus
-  [grafana/grafana]=grafana
+  [docker.io/library/postgres]=postgres
+  [docker.io/nginxinc/nginx-unprivileged]=nginx-unprivileged
+  [docker.io/prom/prometheus]=prometheus
+  [docker.io/grafana/grafana]=grafana
 )
 
 # The cluster's own images (directory names); their tags come from the binaries built
@@ -72,10 +73,19 @@ normalized_repository() {
   fi
 }
 
+# The directory of a pinned image's stand-in; empty if it has none. (Sets pin_parts'
+# variables when not run in a subshell.)
+standin_of() {
+  pin_parts "$1"
+  echo "${pinned_standins[$(normalized_repository "${pin_repository}")]:-}"
+}
+
 # The local tag of a pinned image's stand-in: items-audit-standin/postgres:16.15-bookworm.
 pinned_standin_tag() {
+  local name
+  name="$(standin_of "$1")"
   pin_parts "$1"
-  echo "${standin_namespace}/${pinned_standins[${pin_repository}]}:${pin_tag:-latest}"
+  echo "${standin_namespace}/${name}:${pin_tag:-latest}"
 }
 
 # The tag of a cluster image: the version of the binary it holds.

@@ -62,8 +62,9 @@ def postgres(conninfo: str, timeout: float) -> tuple[str, str]:
         )
     except subprocess.TimeoutExpired:
         return "timeout", "psql did not finish"
+    # psql's first line names the failure ("... failed: Connection refused").
     message = (done.stderr.strip() or done.stdout.strip()).splitlines()
-    detail = message[-1] if message else ""
+    detail = message[0] if message else ""
     if done.returncode == 0:
         return "ok", detail
     if "Connection refused" in done.stderr:
