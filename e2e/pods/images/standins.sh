@@ -101,6 +101,23 @@ cluster_image_tag() {
   echo "${version}"
 }
 
+# The name a cluster image has in the node's containerd (the one e2e/node-up's manifests
+# and containerd's sandbox setting use): upstream's name for the stand-ins of upstream
+# images, with the version of the binary they hold.
+cluster_image_name() {
+  local name="$1" bin_dir="$2" version
+  version="$(cluster_image_tag "${name}" "${bin_dir}")"
+  case "${name}" in
+    coredns) echo "registry.k8s.io/coredns/coredns:${version}" ;;
+    local-path-provisioner) echo "docker.io/rancher/local-path-provisioner:${version}" ;;
+    # pause -v says v3.10.2-items-audit: upstream's tag is 3.10.2.
+    pause) version="${version#v}" && echo "registry.k8s.io/pause:${version%%-*}" ;;
+    local-path-helper) echo "docker.io/items-audit-e2e/local-path-helper:1" ;;
+    probe) echo "docker.io/items-audit-e2e/probe:1" ;;
+    *) die "no cluster image ${name}" ;;
+  esac
+}
+
 require_bin_dir() {
   local bin_dir="$1" name
   [[ -d "${bin_dir}" ]] || die "no such directory: ${bin_dir} (give e2e/build-tools --node --print-bin-dir's)"
