@@ -10,9 +10,13 @@ import pytest
 from tests.support.database import create_database, drop_database
 from tests.support.services import audit_service, items_service
 
-# The end-to-end tier runs on its own (`make e2e`, which builds its tools and
-# starts its cluster first), never as part of `make test`.
-collect_ignore = [] if os.environ.get("ITEMS_AUDIT_E2E") else ["e2e"]
+# The end-to-end tiers run on their own (`make e2e`, `make e2e-pods`, which build their
+# tools and start their cluster first), never as part of `make test`.
+collect_ignore = [
+    tier
+    for tier, switch in (("e2e", "ITEMS_AUDIT_E2E"), ("e2e_pods", "ITEMS_AUDIT_E2E_PODS"))
+    if not os.environ.get(switch)
+]
 
 
 @pytest.fixture(scope="module")

@@ -42,9 +42,26 @@ from tests.support.network import free_port
 # The Dockerfiles' base, as the container tier builds them (the official image
 # cannot be pulled here): scripts/setup/35-base-image.sh.
 BASE_IMAGE = "items-audit-test/debian-python:bookworm-1"
-# Written before this tier's first `make up` creates the stack `e2e` in the user's
-# backend, removed once the stack is: a stack `e2e` found there without it is not ours.
-OWNER_MARKER = CACHE / "e2e-stack-in-user-backend"
+
+
+@dataclass(frozen=True)
+class Tier:
+    """What a tier deploys to: its stack in the user's backend, the command that runs it
+    (named in its messages), and its cluster."""
+
+    command: str
+    stack: str
+    kubeconfig: Path
+    context: str
+
+    @property
+    def owner_marker(self) -> Path:
+        """Written before the tier's first `make up` creates its stack in the user's
+        backend, removed once the stack is: a stack of that name found there without it
+        is not the tier's."""
+        return CACHE / f"{self.stack}-stack-in-user-backend"
+
+
 MODULE_ORDER = (
     "test_e2e_deploy.py",
     "test_e2e_state_directory.py",
@@ -71,6 +88,11 @@ def pytest_collection_modifyitems(session, config, items):
     items.sort(
         key=lambda item: position.get(item.path.name, -1) if item.path.parent == here else -1
     )
+
+
+@pytest.fixture(scope="session")
+def tier() -> Tier:
+    return Tier(command="make e2e", stack=STACK, kubeconfig=KUBECONFIG, context=CONTEXT)
 
 
 @pytest.fixture(scope="session")
@@ -200,32 +222,43 @@ def user_backend() -> UserBackend:
 
 
 @pytest.fixture(scope="session")
-def stack(request, tools, clone, user_backend, tmp_path_factory) -> E2EStack:
-    """The stack `e2e` in the user's backend, not created yet: its settings file is
-    written, and the first `make up` (first_up) creates it. Refuses to start, before
-    anything is built, when the user has a stack `e2e` this tier did not make; removes
-    one an earlier run left (its cluster went with that run)."""
-    stack = E2EStack(clone=clone, home=tmp_path_factory.mktemp("home"), bin=tools)
-    if user_backend.directory.is_dir() and STACK in stacks_in(stack):
-        if not OWNER_MARKER.exists():
+def stack(request, tier, tools, clone, user_backend, tmp_path_factory) -> E2EStack:
+    """The tier's stack (`e2e`) in the user's backend, not created yet: its settings file
+    is written, and the first `make up` (first_up) creates it. Refuses to start, before
+    anything is built, when the user has a stack of that name this tier did not make;
+    removes one an earlier run left (its cluster went with that run)."""
+    stack = E2EStack(
+        clone=clone,
+        home=tmp_path_factory.mktemp("home"),
+        bin=tools,
+        name=tier.stack,
+        kubeconfig=tier.kubeconfig,
+        context=tier.context,
+    )
+    marker = tier.owner_marker
+    if user_backend.directory.is_dir() and tier.stack in stacks_in(stack):
+        if not marker.exists():
             pytest.exit(
-                f"make e2e: the Pulumi backend {user_backend.directory} already holds a stack"
-                f" '{STACK}' that make e2e did not create. make e2e deploys to that stack and"
-                f" removes it at the end; rename yours (pulumi stack rename) or remove it"
-                f" (pulumi stack rm {STACK}) first. Nothing was changed.",
+                f"{tier.command}: the Pulumi backend {user_backend.directory} already holds a"
+                f" stack '{tier.stack}' that {tier.command} did not create. {tier.command}"
+                " deploys to that stack and removes it at the end; rename yours (pulumi stack"
+                f" rename) or remove it (pulumi stack rm {tier.stack}) first. Nothing was"
+                " changed.",
                 returncode=3,
             )
-        stack.run("pulumi", "stack", "rm", "--yes", "--force", "--remove-backups", STACK).check()
-    OWNER_MARKER.parent.mkdir(parents=True, exist_ok=True)
-    OWNER_MARKER.write_text(f"{user_backend.directory}\n")
-    write_stack_settings(clone, request.getfixturevalue("cluster_settings"))
+        stack.run(
+            "pulumi", "stack", "rm", "--yes", "--force", "--remove-backups", tier.stack
+        ).check()
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(f"{user_backend.directory}\n")
+    write_stack_settings(clone, request.getfixturevalue("cluster_settings"), tier.stack)
     yield stack
     # Whatever a test left: nothing stays in the cluster, the stack goes, and a state
     # directory this run created goes too when it holds no other stack.
     stack.down().check()
-    if STACK in stacks_in(stack):
-        stack.run("pulumi", "stack", "rm", "--yes", "--remove-backups", STACK).check()
-    OWNER_MARKER.unlink()
+    if tier.stack in stacks_in(stack):
+        stack.run("pulumi", "stack", "rm", "--yes", "--remove-backups", tier.stack).check()
+    marker.unlink()
     if not user_backend.existed_before and not stacks_in(stack, "--all"):
         shutil.rmtree(user_backend.directory)
 

@@ -1,0 +1,91 @@
+"""The real-node tier: only with `make e2e-pods` (scripts/e2e-pods), which builds the
+tools and stand-in images and starts the one-node cluster first (e2e/node-up). Its pods
+really run: a kubelet with containerd and runc, the CNI bridge, kube-proxy, kube-router
+enforcing NetworkPolicies, CoreDNS and local-path-provisioner.
+
+The stack is deployed exactly as `make e2e` deploys it (scripts/up and scripts/down in a
+copy of the clone, the user's backend and default passphrase, the images built by the
+Docker engine and pulled by digest from the run's registry), to the stack `e2e-pods`;
+only the cluster underneath differs. The modules run in MODULE_ORDER: "from nothing" is
+the first `make up`, the teardown is last, and each module between leaves the stack as
+`make up` leaves it (the `deployed` fixture fails, naming the drift, when it is not)."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.e2e import conftest as e2e_tier
+from tests.e2e.conftest import Tier
+from tests.e2e.stack import CACHE, REPOSITORY
+from tests.e2e_pods.node import Node
+
+# The fixtures this tier shares with `make e2e`: the clone, its images in the run's
+# registry, the user's backend, the stack and its first and later `make up`.
+clone = e2e_tier.clone
+registry = e2e_tier.registry
+images = e2e_tier.images
+user_backend = e2e_tier.user_backend
+stack = e2e_tier.stack
+first_up = e2e_tier.first_up
+deployed = e2e_tier.deployed
+
+KUBECONFIG = CACHE / "e2e-node" / "kubeconfig"
+CONTEXT = "items-audit-pods"
+MODULE_ORDER = (
+    "test_pods_deploy.py",
+    "test_pods_teardown.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    here = Path(__file__).parent
+    undeclared = sorted(
+        {item.path.name for item in items if item.path.parent == here} - set(MODULE_ORDER)
+    )
+    if undeclared:
+        raise pytest.UsageError(
+            f"tests/e2e_pods/conftest.py: declare the place of {', '.join(undeclared)} in"
+            " MODULE_ORDER"
+        )
+    position = {name: index for index, name in enumerate(MODULE_ORDER)}
+    items.sort(
+        key=lambda item: position.get(item.path.name, -1) if item.path.parent == here else -1
+    )
+
+
+@pytest.fixture(scope="session")
+def tools() -> Path:
+    result = subprocess.run(
+        [REPOSITORY / "e2e" / "build-tools", "--node", "--print-bin-dir"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError("the node's tools are not built: run e2e/build-tools --node")
+    return Path(result.stdout.strip())
+
+
+@pytest.fixture(scope="session")
+def tier() -> Tier:
+    if not KUBECONFIG.exists():
+        raise RuntimeError("the real-node cluster is not up: run e2e/node-up (make e2e-pods does)")
+    return Tier(command="make e2e-pods", stack="e2e-pods", kubeconfig=KUBECONFIG, context=CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def cluster_settings(images) -> dict[str, str]:
+    """The settings `make e2e` gives its stack, less the simulated cluster's own
+    StorageClass: this node provisions claims with kind's default class, `standard`."""
+    return {
+        "cluster": "docker-desktop",
+        "kubeconfig": str(KUBECONFIG),
+        "kube_context": CONTEXT,
+        **images,
+    }
+
+
+@pytest.fixture(scope="session")
+def node(stack) -> Node:
+    return Node(stack)
