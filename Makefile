@@ -1,4 +1,4 @@
-.PHONY: up down test e2e bench
+.PHONY: up down test e2e e2e-pods bench
 
 # Deploy everything to a local kind cluster.
 up:
@@ -17,6 +17,11 @@ test:
 # `make test`: its first tool build takes hours).
 e2e:
 	scripts/e2e
+
+# The end-to-end tier on a one-node cluster whose pods really run (kubelet, containerd,
+# CNI, NetworkPolicies enforced), built here like the e2e tools; needs root.
+e2e-pods:
+	scripts/e2e-pods
 
 # Throughput and latency figures with same-run baselines (not part of the tests).
 bench:

@@ -44,6 +44,14 @@ from tests.support.network import free_port
 BASE_IMAGE = "items-audit-test/debian-python:bookworm-1"
 
 
+# For developing a tier's tests only (make e2e and make e2e-pods never set it):
+# ITEMS_AUDIT_E2E_KEEP_STACK=1 keeps the stack deployed after a run, with its settings
+# file, and the next run takes it up as it is, without a `make up` from nothing, so one
+# module can be run again and again on the same deployment. Remove it with a run
+# without the variable.
+KEEP_STACK = bool(os.environ.get("ITEMS_AUDIT_E2E_KEEP_STACK"))
+
+
 @dataclass(frozen=True)
 class Tier:
     """What a tier deploys to: its stack in the user's backend, the command that runs it
@@ -60,6 +68,11 @@ class Tier:
         backend, removed once the stack is: a stack of that name found there without it
         is not the tier's."""
         return CACHE / f"{self.stack}-stack-in-user-backend"
+
+    @property
+    def kept_settings(self) -> Path:
+        """Where a kept stack's settings file waits for the next run (KEEP_STACK)."""
+        return CACHE / f"{self.stack}-kept-settings.yaml"
 
 
 MODULE_ORDER = (
@@ -236,6 +249,14 @@ def stack(request, tier, tools, clone, user_backend, tmp_path_factory) -> E2ESta
         context=tier.context,
     )
     marker = tier.owner_marker
+    settings_file = clone / f"Pulumi.{tier.stack}.yaml"
+    if KEEP_STACK and marker.exists() and tier.kept_settings.exists():
+        shutil.copy(tier.kept_settings, settings_file)
+        stack.kept = True
+        yield stack
+        shutil.copy(settings_file, tier.kept_settings)
+        return
+    tier.kept_settings.unlink(missing_ok=True)
     if user_backend.directory.is_dir() and tier.stack in stacks_in(stack):
         if not marker.exists():
             pytest.exit(
@@ -253,6 +274,9 @@ def stack(request, tier, tools, clone, user_backend, tmp_path_factory) -> E2ESta
     marker.write_text(f"{user_backend.directory}\n")
     write_stack_settings(clone, request.getfixturevalue("cluster_settings"), tier.stack)
     yield stack
+    if KEEP_STACK and tier.stack in stacks_in(stack):
+        shutil.copy(settings_file, tier.kept_settings)
+        return
     # Whatever a test left: nothing stays in the cluster, the stack goes, and a state
     # directory this run created goes too when it holds no other stack.
     stack.down().check()
@@ -265,7 +289,10 @@ def stack(request, tier, tools, clone, user_backend, tmp_path_factory) -> E2ESta
 
 @pytest.fixture(scope="session")
 def first_up(stack):
-    """`make up` from nothing; its output, for the tests that read it."""
+    """`make up` from nothing; its output, for the tests that read it. None for a kept
+    stack (KEEP_STACK), which is not deployed again."""
+    if stack.kept:
+        return None
     return stack.up().check()
 
 
