@@ -5,6 +5,7 @@
     probe http URL               an HTTP GET (any status counts as reached)
     probe postgres CONNINFO      psql runs `SELECT 1` (a libpq URL or key=value string)
     probe dns NAME               the name's addresses
+    probe wait                   nothing until SIGTERM or SIGINT, then exit 0 (the image's CMD)
 
 {"check": ..., "target": ..., "outcome": ..., "detail": ..., "seconds": ...}; outcome is
 "ok", "refused", "timeout" or "error". Exit status 0 for ok, 1 otherwise. --timeout
@@ -14,6 +15,7 @@
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -95,7 +97,13 @@ def main(argv: list[str]) -> int:
     checks.add_parser("http").add_argument("url")
     checks.add_parser("postgres").add_argument("conninfo")
     checks.add_parser("dns").add_argument("name")
+    checks.add_parser("wait")
     args = parser.parse_args(argv)
+    if args.check == "wait":
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signal_number, lambda *_: sys.exit(0))
+        while True:
+            signal.pause()
 
     started = time.monotonic()
     if args.check == "tcp":
