@@ -5,7 +5,8 @@
     probe http URL               an HTTP GET (any status counts as reached)
     probe postgres CONNINFO      psql runs `SELECT 1` (a libpq URL or key=value string)
     probe dns NAME               the name's addresses
-    probe wait                   nothing until SIGTERM or SIGINT, then exit 0 (the image's CMD)
+    probe wait                   prints that it waits, then exits 0 on SIGTERM or SIGINT (the
+                                 image's CMD)
 
 {"check": ..., "target": ..., "outcome": ..., "detail": ..., "seconds": ...}; outcome is
 "ok", "refused", "timeout" or "error". Exit status 0 for ok, 1 otherwise. --timeout
@@ -102,6 +103,8 @@ def main(argv: list[str]) -> int:
     if args.check == "wait":
         for signal_number in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signal_number, lambda *_: sys.exit(0))
+        # From here on a stop is immediate.
+        print(json.dumps({"check": "wait", "outcome": "waiting"}), flush=True)
         while True:
             signal.pause()
 
