@@ -17,7 +17,8 @@
 #   - any other command is executed as it is.
 # Differs from the official script: written anew (not a copy); root steps down with
 # util-linux's setpriv instead of gosu; /docker-entrypoint-initdb.d takes *.sh, *.sql
-# and *.sql.gz (not .xz/.zst); POSTGRES_INITDB_WALDIR is not supported.
+# and *.sql.gz (not .xz/.zst); POSTGRES_INITDB_WALDIR is not supported; there is no
+# docker-ensure-initdb.sh.
 set -Eeuo pipefail
 
 # file_env VAR [DEFAULT]: VAR from itself, else from the file named by VAR_FILE.
@@ -123,8 +124,9 @@ setup_hba_conf() {
   } >>"${PGDATA}/pg_hba.conf"
 }
 
+# On the temporary server's unix socket, whatever PGHOST the environment names.
 psql_superuser() {
-  psql -v ON_ERROR_STOP=1 --username "${POSTGRES_USER}" --no-password --no-psqlrc "$@"
+  PGHOST='' PGHOSTADDR='' psql -v ON_ERROR_STOP=1 --username "${POSTGRES_USER}" --no-password --no-psqlrc "$@"
 }
 
 process_sql() {

@@ -5,6 +5,8 @@
     probe http URL               an HTTP GET (any status counts as reached)
     probe postgres CONNINFO      psql runs `SELECT 1` (a libpq URL or key=value string)
     probe dns NAME               the name's addresses
+    probe wait                   prints that it waits, then exits 0 on SIGTERM or SIGINT (the
+                                 image's CMD)
 
 {"check": ..., "target": ..., "outcome": ..., "detail": ..., "seconds": ...}; outcome is
 "ok", "refused", "timeout" or "error". Exit status 0 for ok, 1 otherwise. --timeout
@@ -14,6 +16,7 @@
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -95,7 +98,15 @@ def main(argv: list[str]) -> int:
     checks.add_parser("http").add_argument("url")
     checks.add_parser("postgres").add_argument("conninfo")
     checks.add_parser("dns").add_argument("name")
+    checks.add_parser("wait")
     args = parser.parse_args(argv)
+    if args.check == "wait":
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signal_number, lambda *_: sys.exit(0))
+        # From here on a stop is immediate.
+        print(json.dumps({"check": "wait", "outcome": "waiting"}), flush=True)
+        while True:
+            signal.pause()
 
     started = time.monotonic()
     if args.check == "tcp":
