@@ -46,6 +46,7 @@ BASE_IMAGE = "items-audit-test/debian-python:bookworm-1"
 # backend, removed once the stack is: a stack `e2e` found there without it is not ours.
 OWNER_MARKER = CACHE / "e2e-stack-in-user-backend"
 MODULE_ORDER = (
+    "test_e2e_language_host.py",
     "test_e2e_deploy.py",
     "test_e2e_state_directory.py",
     "test_e2e_changes.py",
