@@ -147,6 +147,33 @@ def test_pulumi_about_lists_the_provider_plugins_the_programs_virtualenv_declare
     assert plugins == DECLARED_PLUGINS
 
 
+def test_a_missing_virtualenv_is_made_from_the_programs_requirements_before_it_runs(
+    tools, tmp_path
+):
+    """As upstream's host does for a plain `pulumi up` in a fresh clone: `python -m venv`,
+    then pip installs the program directory's requirements.txt (from the machine's pip
+    cache), then the program runs in it."""
+    virtualenv = tmp_path / "venv"
+    program = (
+        'import os, pathlib, sys\npathlib.Path(os.environ["PROGRAM_PIDS"]).write_text(sys.prefix)\n'
+    )
+    project = Project(tmp_path, tools, program, virtualenv=str(virtualenv))
+    sdk = f"pulumi=={VERSIONS['PULUMI_PYTHON_SDK_VERSION']}"
+    (project.directory / "requirements.txt").write_text(f"{sdk}\n")
+    project.env["PIP_CACHE_DIR"] = str(Path.home() / ".cache" / "pip")
+
+    project.pulumi("preview")
+
+    assert project.pids.read_text() == str(virtualenv)
+    installed = subprocess.run(
+        [virtualenv / "bin" / "python", "-m", "pip", "freeze"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert sdk in installed
+
+
 @pytest.mark.parametrize("made", ["a directory without an interpreter", "a file"])
 def test_a_virtualenv_that_is_not_one_stops_the_preview_before_the_program_runs(
     tools, tmp_path, made
