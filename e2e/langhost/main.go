@@ -4,17 +4,19 @@
 // proxy this project can reach does not serve at any version, so e2e/build-tools builds
 // this file instead, against github.com/pulumi/pulumi/sdk/v3 (versions.env).
 //
-// It implements what `pulumi preview/up/refresh/destroy` need to run a Python program and
-// nothing more: Run starts the exec script that ships in the sdk/v3 module
+// It behaves as upstream's host does where a user of `pulumi preview/up/refresh/destroy` can
+// tell: Run starts the exec script that ships in the sdk/v3 module
 // (python/cmd/pulumi-language-python-exec, installed next to this binary, as upstream does)
 // with the interpreter of the program's toolchain (Pulumi.yaml runtime.options: virtualenv,
 // toolchain), passes the stack config in PULUMI_CONFIG / PULUMI_CONFIG_SECRET_KEYS, and maps
-// the script's exit code 32 ("error already shown") to a bail. RunPlugin runs Python policy
-// packs (`pulumi preview --policy-pack DIR`): the pack directory with the interpreter of the
-// pack's toolchain (PulumiPolicy.yaml runtime.options). Plugins are not predicted
-// (GetRequiredPackages is empty): the engine loads each provider when the program first
-// registers one of its resources. Code generation, templates, Pack, Link: not implemented
-// (Unimplemented gRPC errors).
+// the script's exit code 32 ("error already shown") to a bail. GetRequiredPackages creates a
+// missing virtualenv (sdk/v3's toolchain, as upstream) and lists the resource plugins its
+// packages declare (packages.go); Run refuses a virtualenv that is not one with sdk/v3's
+// message. The engine's Cancel, SIGINT/SIGTERM, and an engine that no longer answers its health
+// check stop the running program (SIGINT, then SIGKILL 5 s later) and the host.
+// RunPlugin runs Python policy packs (`pulumi preview --policy-pack DIR`): the pack directory
+// with the interpreter of the pack's toolchain (PulumiPolicy.yaml runtime.options). Code
+// generation, templates, Pack, Link: not implemented (Unimplemented gRPC errors).
 package main
 
 import (
@@ -26,9 +28,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -41,8 +46,16 @@ import (
 // version is set by build-tools with -ldflags "-X main.version=v…".
 var version = "v0.0.0-dev"
 
-// bailExitCode is the exec script's "an error was already shown to the user" exit code.
-const bailExitCode = 32
+const (
+	// bailExitCode is the exec script's "an error was already shown to the user" exit code.
+	bailExitCode = 32
+	// stopGrace is how long a program has to end after SIGINT before it is killed (upstream's).
+	stopGrace = 5 * time.Second
+	// engineCheckInterval: how often the engine's health is checked. Upstream checks every 5
+	// minutes; a host whose engine was killed then lingers, with its program, for up to that
+	// long. A health check to a local engine is cheap, so the stand-in looks every 5 seconds.
+	engineCheckInterval = 5 * time.Second
+)
 
 func main() {
 	showVersion := flag.Bool("version", false, "print the version and exit")
@@ -60,18 +73,43 @@ func main() {
 		fmt.Println(version)
 		return
 	}
-	if flag.NArg() < 1 {
-		fmt.Fprintln(os.Stderr, "usage: pulumi-language-python [flags] ENGINE_ADDRESS")
-		os.Exit(2)
-	}
 
 	execPath, err := findExecScript()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	h := &host{engine: flag.Arg(0), tracing: *tracing, exec: execPath, virtualenv: *virtualenv}
+
+	// The host stops on SIGINT (the engine closing its plugins, or Ctrl-C in a terminal that
+	// runs it), SIGTERM, or when the engine stops answering its health check: the running
+	// program is stopped, then the server, gracefully (a Run in progress returns first). The
+	// handler stays installed, so a second SIGINT cannot kill the host before its program ends.
+	stopping, stopHost := context.WithCancel(context.Background())
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-signals
+		stopHost()
+	}()
+	engine := flag.Arg(0) // empty when started by hand or for a debugger; Handshake names it
+	if engine != "" {
+		if err := rpcutil.Healthcheck(stopping, engine, engineCheckInterval, stopHost); err != nil {
+			fmt.Fprintf(os.Stderr, "could not start the engine health check: %v\n", err)
+			os.Exit(1)
+		}
+	}
+	stopServing := make(chan bool)
+	go func() {
+		<-stopping.Done()
+		close(stopServing)
+	}()
+
+	// The engine's Cancel stops the programs only; the engine closes the host afterwards.
+	programs, stopPrograms := context.WithCancel(stopping)
+	h := &host{engine: engine, tracing: *tracing, exec: execPath, virtualenv: *virtualenv,
+		programs: programs, stopPrograms: stopPrograms}
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
+		Cancel: stopServing,
 		Init: func(s *grpc.Server) error {
 			pulumirpc.RegisterLanguageRuntimeServer(s, h)
 			return nil
@@ -109,6 +147,16 @@ func findExecScript() (string, error) {
 type host struct {
 	pulumirpc.UnimplementedLanguageRuntimeServer
 	engine, tracing, exec, virtualenv string
+	// programs is done once running programs are to be stopped (see main).
+	programs     context.Context
+	stopPrograms context.CancelFunc
+}
+
+// Cancel is the engine's request to stop (the update was cancelled, e.g. by Ctrl-C): the
+// running program is stopped at once, not when the engine closes the host.
+func (h *host) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
+	h.stopPrograms()
+	return &emptypb.Empty{}, nil
 }
 
 func (h *host) Handshake(_ context.Context, req *pulumirpc.LanguageHandshakeRequest,
@@ -123,14 +171,25 @@ func (h *host) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.Plugin
 	return &pulumirpc.PluginInfo{Version: version}, nil
 }
 
-func (h *host) GetRequiredPlugins(context.Context, *pulumirpc.GetRequiredPluginsRequest,
-) (*pulumirpc.GetRequiredPluginsResponse, error) {
-	return &pulumirpc.GetRequiredPluginsResponse{}, nil
-}
-
-func (h *host) GetRequiredPackages(context.Context, *pulumirpc.GetRequiredPackagesRequest,
+// GetRequiredPackages creates the program's virtualenv when it is missing, as upstream's host
+// does (sdk/v3's toolchain: `python -m venv`, then pip installs the program's requirements),
+// and lists the resource plugins its packages declare. GetRequiredPlugins, the older call, is
+// left unimplemented, as upstream leaves it: the engine uses this one.
+func (h *host) GetRequiredPackages(ctx context.Context, req *pulumirpc.GetRequiredPackagesRequest,
 ) (*pulumirpc.GetRequiredPackagesResponse, error) {
-	return &pulumirpc.GetRequiredPackagesResponse{}, nil
+	info := req.GetInfo()
+	tc, err := h.toolchainFor(info)
+	if err != nil {
+		return nil, err
+	}
+	if err := tc.EnsureVenv(ctx, info.GetProgramDirectory(), false, true, os.Stdout, os.Stderr); err != nil {
+		return nil, err
+	}
+	packages, err := requiredPackages(ctx, tc)
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.GetRequiredPackagesResponse{Packages: packages}, nil
 }
 
 // toolchainFor resolves the program's Python toolchain from Pulumi.yaml's runtime options.
@@ -158,9 +217,6 @@ func (h *host) toolchainFor(info *pulumirpc.ProgramInfo) (toolchain.Toolchain, e
 	if opts.Virtualenv != "" && opts.Toolchain == toolchain.Auto {
 		opts.Toolchain = toolchain.Pip
 	}
-	if opts.Virtualenv != "" && !filepath.IsAbs(opts.Virtualenv) && opts.Root != "" {
-		opts.Virtualenv = filepath.Join(opts.Root, opts.Virtualenv)
-	}
 	return toolchain.ResolveToolchain(opts)
 }
 
@@ -178,6 +234,10 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	}
 	tc, err := h.toolchainFor(info)
 	if err != nil {
+		return nil, err
+	}
+	// A virtualenv that is not one: sdk/v3's message, which names the commands that make it.
+	if err := tc.ValidateVenv(ctx); err != nil {
 		return nil, err
 	}
 
@@ -208,10 +268,15 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	args = append(args, program)
 	args = append(args, req.GetArgs()...)
 
-	cmd, err := tc.Command(ctx, args...)
+	// The program runs until it ends, the engine stops waiting for it, or the host stops.
+	runCtx, endRun := context.WithCancel(h.programs)
+	defer endRun()
+	defer context.AfterFunc(ctx, endRun)()
+	cmd, err := tc.Command(runCtx, args...)
 	if err != nil {
 		return nil, err
 	}
+	stopGently(cmd)
 	configMap := req.GetConfig()
 	if configMap == nil {
 		configMap = map[string]string{} // the exec script expects a JSON object, not null
@@ -236,18 +301,33 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 
 	if err := cmd.Run(); err != nil {
+		if runCtx.Err() != nil {
+			return &pulumirpc.RunResponse{
+				Error: "the program was stopped: the engine cancelled the update, or no longer answers",
+			}, nil
+		}
 		var exitErr *exec.ExitError
 		if errors.As(err, &exitErr) {
 			if exitErr.ExitCode() == bailExitCode {
 				return &pulumirpc.RunResponse{Bail: true}, nil
 			}
 			return &pulumirpc.RunResponse{
-				Error: fmt.Sprintf("Program exited with non-zero exit code: %d", exitErr.ExitCode()),
+				Error: fmt.Sprintf("program exited with non-zero exit code: %d", exitErr.ExitCode()),
 			}, nil
 		}
-		return &pulumirpc.RunResponse{Error: fmt.Sprintf("Problem executing program (could not run language executor): %v", err)}, nil
+		return &pulumirpc.RunResponse{
+			Error: fmt.Sprintf("problem executing program (could not run language executor): %v", err),
+		}, nil
 	}
 	return &pulumirpc.RunResponse{}, nil
+}
+
+// stopGently makes a command started with a context stop as upstream's host stops a program
+// when its context ends: SIGINT first (Python raises KeyboardInterrupt), SIGKILL stopGrace later
+// if it is still running (a program that ignores SIGINT).
+func stopGently(cmd *exec.Cmd) {
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = stopGrace
 }
 
 func (h *host) About(ctx context.Context, req *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
@@ -298,10 +378,14 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest,
 	if err != nil {
 		return err
 	}
-	cmd, err := tc.Command(server.Context(), append([]string{info.GetProgramDirectory()}, req.GetArgs()...)...)
+	runCtx, endRun := context.WithCancel(h.programs)
+	defer endRun()
+	defer context.AfterFunc(server.Context(), endRun)()
+	cmd, err := tc.Command(runCtx, append([]string{info.GetProgramDirectory()}, req.GetArgs()...)...)
 	if err != nil {
 		return err
 	}
+	stopGently(cmd)
 	cmd.Dir = req.GetPwd()
 	cmd.Env = req.GetEnv()
 	cmd.Stdout, cmd.Stderr = streams(

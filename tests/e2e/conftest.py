@@ -76,6 +76,7 @@ class Tier:
 
 
 MODULE_ORDER = (
+    "test_e2e_language_host.py",
     "test_e2e_deploy.py",
     "test_e2e_state_directory.py",
     "test_e2e_changes.py",

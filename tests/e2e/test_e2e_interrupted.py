@@ -1,7 +1,11 @@
 """Ctrl-C during `make up` from nothing, once the database's StatefulSet exists, then
-`make up` again: it finishes, the state holds no pending operation, and the
-StatefulSet and its claim are the ones the interrupted run created. Starts from
-nothing itself (`make down` first) and leaves the stack as `make up` leaves it."""
+`make up` again: it finishes, the state holds no pending operation, the StatefulSet
+and its claim are the ones the interrupted run created, and no object the
+interrupted run created is left outside the state (a create cut by the
+cancellation after the API server made the object: the next `make up` adopts one
+of the same name, but an auto-named one would stay, a copy nobody manages). Starts
+from nothing itself (`make down` first) and leaves the stack as `make up` leaves
+it."""
 
 import time
 
@@ -15,6 +19,26 @@ def uid(stack, kind: str, name: str) -> str | None:
         "get", kind, name, "-n", NAMESPACE, "--ignore-not-found", "-o", "jsonpath={.metadata.uid}"
     ).check()
     return found.stdout.strip() or None
+
+
+def exact(manifest: dict) -> tuple[str, str, str]:
+    metadata = manifest["metadata"]
+    return manifest["kind"], metadata.get("namespace", ""), metadata["name"]
+
+
+def declared(live: list[dict], promised: list[dict]) -> set[tuple[str, str, str]]:
+    """The live objects of the kinds and general names the render promises, by exact name
+    (an auto-named copy has the same general name)."""
+    promised_identities = set(map(identity, promised))
+    return {exact(item) for item in live if identity(item) in promised_identities}
+
+
+def in_state(stack) -> set[tuple[str, str, str]]:
+    return {
+        exact(resource["outputs"])
+        for resource in stack.state_resources()
+        if resource["type"].startswith("kubernetes:") and "metadata" in resource.get("outputs", {})
+    }
 
 
 def wait_for(what, seconds: float, running=None):
@@ -53,6 +77,7 @@ def test_make_up_interrupted_once_the_database_exists_is_finished_by_the_next_ma
     live = deployed.everything()
     assert set(map(identity, promised)) <= set(map(identity, live))
     assert unexplained(live, promised) == []
+    assert declared(live, promised) - in_state(deployed) == set()
     wait_until_healthy(deployed)
     drift = deployed.drift()
     assert drift.returncode == 0, drift.output
