@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 # to the pod's resolver (its resolv.conf nameserver), for `name`.
 TCP = "TCP"
 UDP = "UDP"
-# Seconds a connection may take before it counts as blocked ("timed out").
-CONNECT_TIMEOUT = 3.0
+# Seconds a connection may take before it counts as blocked ("timed out"): room for two
+# retransmitted SYNs (1 s, then 2 s later), which a first connection here sometimes needs.
+CONNECT_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)

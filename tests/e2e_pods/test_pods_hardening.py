@@ -30,9 +30,9 @@ HOLD = ["sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"]
 JOB_LABELS = ("batch.kubernetes.io/controller-uid", "controller-uid", "job-name")
 
 
-def inspect(stack, pod: str, container: str) -> dict:
+def inspect(stack, pod: str, container: str, namespace: str = NAMESPACE) -> dict:
     result = stack.kubectl(
-        "exec", "--namespace", NAMESPACE, pod, "--container", container, "--", "sh", "-c", INSPECT
+        "exec", "--namespace", namespace, pod, "--container", container, "--", "sh", "-c", INSPECT
     ).check()
     status, rest = result.stdout.split("--- cmdline\n", 1)
     command, write = rest.split("--- write\n", 1)

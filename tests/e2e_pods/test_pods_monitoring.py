@@ -88,8 +88,15 @@ class Traffic(threading.Thread):
         self.api = f"{items_url}/items"
         self.stopped = threading.Event()
         self.statuses: list[int] = []
+        self.error: Exception | None = None
 
     def run(self) -> None:
+        try:
+            self._requests()
+        except Exception as error:  # noqa: BLE001 (reported by the test)
+            self.error = error
+
+    def _requests(self) -> None:
         deadline = time.monotonic() + TRAFFIC_SECONDS
         for round_ in range(TRAFFIC_ROUNDS):
             if self.stopped.is_set() or time.monotonic() > deadline:
@@ -222,6 +229,7 @@ def test_every_dashboard_panel_returns_data_for_every_service_it_shows_after_tra
     with capsys.disabled():
         print("\n" + text, flush=True)
 
+    assert traffic.error is None, f"the traffic stopped: {traffic.error!r}"
     assert traffic.statuses and all(status < 500 for status in traffic.statuses)
     for row in rows:
         assert row["data"], f"{row['panel']} / {row['legend']}: no data"
