@@ -1,7 +1,9 @@
 """The stack's Prometheus, by its HTTP API at `pulumi stack output prometheus_url`, and
 what it should scrape: every pod of the namespace that opts in by annotation."""
 
+import re
 import time
+from datetime import UTC, datetime
 
 import requests
 
@@ -47,20 +49,35 @@ def scrape_url(pod: dict) -> str:
     )
 
 
+def scraped_at(target: dict) -> datetime:
+    """A target's lastScrape (RFC 3339 with nanoseconds, which datetime does not take)."""
+    stamp = re.sub(r"(\.\d{6})\d*", r"\1", target["lastScrape"]).replace("Z", "+00:00")
+    return datetime.fromisoformat(stamp)
+
+
 def targets_up(prometheus: Prometheus, stack: E2EStack, within: float = 4 * SCRAPE_INTERVAL):
-    """Waits until Prometheus' active targets are exactly the opted-in pods, each scraped
-    and up; returns (pods, targets by pod name). Fails naming what is missing or down."""
+    """Waits until Prometheus' active targets are exactly the opted-in pods, each up as
+    a scrape made after the wait began found it (not as an earlier one left it); returns
+    (pods, targets by pod name). Fails naming what is missing, down or not scraped."""
+    began = datetime.now(UTC)
     deadline = time.monotonic() + within
     while True:
         pods = opted_in_pods(stack)
         active = prometheus.api("targets", state="active")["activeTargets"]
         targets = {target["labels"].get("pod"): target for target in active}
-        if set(targets) == set(pods) and all(t["health"] == "up" for t in targets.values()):
+        if set(targets) == set(pods) and all(
+            t["health"] == "up" and scraped_at(t) > began for t in targets.values()
+        ):
             return pods, targets
         if time.monotonic() > deadline:
             raise AssertionError(
                 "Prometheus does not scrape exactly the opted-in pods, each up:"
                 f" pods {sorted(pods)}, targets "
-                + str({name: (t["health"], t["lastError"]) for name, t in targets.items()})
+                + str(
+                    {
+                        name: (t["health"], t["lastScrape"], t["lastError"])
+                        for name, t in targets.items()
+                    }
+                )
             )
         time.sleep(2)

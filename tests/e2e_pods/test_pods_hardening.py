@@ -15,6 +15,7 @@ import contextlib
 import json
 import re
 
+from tests.e2e.conftest import wait_until_healthy
 from tests.e2e.stack import NAMESPACE
 from tests.e2e_pods.throwaway import MADE_BY
 
@@ -208,3 +209,4 @@ def test_every_container_runs_unprivileged_under_seccomp_without_capabilities_on
         # The file system refuses the write (EROFS), not merely the user's permissions.
         assert re.search(r"Read-only file system", found["write"]), (where, found["write"])
         assert not found["write"].endswith("exit 0"), (where, found["write"])
+    wait_until_healthy(stack)

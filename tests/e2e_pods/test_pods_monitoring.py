@@ -135,8 +135,11 @@ def test_prometheus_discovers_every_opted_in_pod_through_kubernetes_sd_and_each_
         assert target["scrapeUrl"] == scrape_url(pod)
         assert target["labels"]["job"] == "kubernetes-pods"
         assert target["labels"]["service"] == pod["metadata"]["labels"]["app.kubernetes.io/name"]
-        [up] = prometheus.query(f'up{{namespace="{NAMESPACE}", pod="{name}"}} == 1')
-        assert up["metric"]["service"] == target["labels"]["service"]
+        up = prometheus.query(f'up{{namespace="{NAMESPACE}", pod="{name}"}} == 1')
+        assert [series["metric"]["service"] for series in up] == [target["labels"]["service"]], (
+            name,
+            up,
+        )
 
 
 def test_every_dashboard_panel_returns_data_for_every_service_it_shows_after_traffic(

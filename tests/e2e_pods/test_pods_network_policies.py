@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 from infra import api_server, mock_runtime
-from tests.e2e.conftest import rendered
+from tests.e2e.conftest import rendered, wait_until_healthy
 from tests.e2e.stack import NAMESPACE
 from tests.e2e_pods import throwaway
 from tests.e2e_pods.network_matrix import (
@@ -251,3 +251,4 @@ def test_network_policies_allow_exactly_the_rendered_connections_both_ways(
         assert not reached(stranger) & {"audit-service:8081", "audit-service:9081", "postgres:5432"}
     wrong = [row for row in rows if not row["as_expected"]]
     assert not wrong, "connections not as the rendered policies promise:\n" + matrix_text(wrong)
+    wait_until_healthy(stack)
