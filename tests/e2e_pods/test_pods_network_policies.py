@@ -237,6 +237,9 @@ def test_network_policies_allow_exactly_the_rendered_connections_both_ways(
         # Scrapes cross the policies too: every opted-in pod is a target, scraped and up.
         targets_up(Prometheus(stack.output("prometheus_url")), stack)
 
+    wrong = [row for row in rows if not row["as_expected"]]
+    assert not wrong, "connections not as the rendered policies promise:\n" + matrix_text(wrong)
+
     # The promises by name, as observed (the matrix holds them all; these say which).
     def reached(source_prefix: str) -> set[str]:
         return {
@@ -249,6 +252,4 @@ def test_network_policies_allow_exactly_the_rendered_connections_both_ways(
     assert reached("audit-service") == {"postgres:5432", "cluster DNS:53"}
     for stranger in ("unlabelled probe", "probe elsewhere"):
         assert not reached(stranger) & {"audit-service:8081", "audit-service:9081", "postgres:5432"}
-    wrong = [row for row in rows if not row["as_expected"]]
-    assert not wrong, "connections not as the rendered policies promise:\n" + matrix_text(wrong)
     wait_until_healthy(stack)
