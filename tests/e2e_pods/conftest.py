@@ -34,6 +34,9 @@ KUBECONFIG = CACHE / "e2e-node" / "kubeconfig"
 CONTEXT = "items-audit-pods"
 MODULE_ORDER = (
     "test_pods_deploy.py",
+    "test_pods_network_policies.py",
+    "test_pods_monitoring.py",
+    "test_pods_hardening.py",
     "test_pods_teardown.py",
 )
 
