@@ -34,6 +34,7 @@ KUBECONFIG = CACHE / "e2e-node" / "kubeconfig"
 CONTEXT = "items-audit-pods"
 MODULE_ORDER = (
     "test_pods_deploy.py",
+    "test_pods_rolling_update.py",
     "test_pods_teardown.py",
 )
 
