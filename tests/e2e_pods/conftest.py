@@ -35,6 +35,8 @@ CONTEXT = "items-audit-pods"
 MODULE_ORDER = (
     "test_pods_deploy.py",
     "test_pods_rolling_update.py",
+    "test_pods_faults.py",
+    "test_pods_password_rotation.py",
     "test_pods_teardown.py",
 )
 
