@@ -104,7 +104,9 @@ def test_audit_and_database_pods_deleted_under_load_lose_no_item_and_no_audit_ro
         load.wait_for(20, since=audit_back)
 
         database_away = time.monotonic()
-        deployed.kubectl("delete", "pod", POSTGRES_POD, "--namespace", NAMESPACE, "--wait=false")
+        deployed.kubectl(
+            "delete", "pod", POSTGRES_POD, "--namespace", NAMESPACE, "--wait=false"
+        ).check()
         wait_for(
             "postgres-0 recreated and ready",
             lambda: (
