@@ -142,6 +142,13 @@ def test_audit_and_database_pods_deleted_under_load_lose_no_item_and_no_audit_ro
         f" for {len(accepted)} 201s"
     )
 
+    for kind in sorted(set(figures) - {"201"}):
+        offsets = [o.started - database_away for o in outcomes if o.kind == kind]
+        print(
+            f"  {kind}: {len(offsets)}, sent from {min(offsets):+.1f} s to {max(offsets):+.1f} s"
+            " after the postgres pod's deletion"
+        )
+
     assert claim_and_volume(deployed) == claim_before, "the database moved to another volume"
     # audit-service away: items requests are served as usual (DESIGN §3).
     before_database = Counter(o.kind for o in outcomes if o.finished < database_away)
