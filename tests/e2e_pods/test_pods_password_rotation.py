@@ -36,14 +36,25 @@ def role_passwords(stack) -> dict[str, str]:
     return {role: base64.b64decode(data[key]).decode() for role, (key, _) in ROLES.items()}
 
 
-def service_pods(stack) -> set[str]:
-    uids = set()
+def service_pods(stack) -> dict[str, str]:
+    """{uid: name} of both services' pods, terminating ones included."""
+    found = {}
     for service in SERVICES:
         listed = stack.kubectl_json(
             "get", "pods", "--namespace", NAMESPACE, "-l", f"app.kubernetes.io/name={service}"
         )["items"]
-        uids |= {pod["metadata"]["uid"] for pod in listed}
-    return uids
+        found.update({pod["metadata"]["uid"]: pod["metadata"]["name"] for pod in listed})
+    return found
+
+
+def wait_until_gone(stack, old: dict[str, str], seconds: float = 120) -> None:
+    """The old pods drain (preStop sleep, graceful stop: up to their grace period)."""
+    deadline = time.monotonic() + seconds
+    while left := set(old) & set(service_pods(stack)):
+        if time.monotonic() > deadline:
+            names = sorted(old[uid] for uid in left)
+            raise AssertionError(f"pods with the old passwords still there: {names}")
+        time.sleep(1)
 
 
 def login(stack, role: str, password: str):
@@ -96,8 +107,7 @@ def test_rotated_database_passwords_refuse_the_old_ones_and_the_new_pods_serve(d
         assert refused.returncode != 0, f"{role}: the old password still logs in"
         assert f'password authentication failed for user "{role}"' in refused.stderr, refused.stderr
         assert login(deployed, role, new[role]).check().stdout.strip() == role
-    left = old_pods & service_pods(deployed)
-    assert not left, f"pods still running with the old passwords: {left}"
+    wait_until_gone(deployed, old_pods)
 
     items_url = deployed.output("items_url")
     audited_before = last_audit_row(node)
