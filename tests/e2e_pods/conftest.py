@@ -37,6 +37,9 @@ MODULE_ORDER = (
     "test_pods_network_policies.py",
     "test_pods_monitoring.py",
     "test_pods_hardening.py",
+    "test_pods_rolling_update.py",
+    "test_pods_faults.py",
+    "test_pods_password_rotation.py",
     "test_pods_teardown.py",
 )
 
