@@ -200,7 +200,9 @@ def ceiling_deployed(stack: E2EStack, image: str, items_url: str):
     manifests = ceiling_manifests(image, items)
     try:
         stack.kubectl(
-            "apply", "--filename=-", input_text=json.dumps({"kind": "List", "items": manifests})
+            "apply",
+            "--filename=-",
+            input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": manifests}),
         ).check()
         stack.kubectl(
             "rollout",
