@@ -23,6 +23,7 @@ user's backend, scripts/up, scripts/down and `pulumi stack rm` at the end)."""
 import argparse
 import contextlib
 import json
+import os
 import re
 import shutil
 import statistics
@@ -433,6 +434,11 @@ def print_summary(report: dict) -> None:
         f" {', '.join(report['client_addresses_seen_by_the_proxy'])}; its per-client rate limit"
         " was lifted in the benchmark's deployment (lift_per_client_rate_limit)"
     )
+    print(
+        f"Load averages before the load {report['load_average_before']},"
+        f" after it {report['load_average_after']} (wrk, the node and everything else the"
+        f" machine runs share its {os.cpu_count()} cores)"
+    )
     every = all(
         route["targets"][ITEMS]["audit_rows"]
         == route["targets"][ITEMS]["distinct_request_ids"]
@@ -495,6 +501,7 @@ def main() -> None:
                             "connections": options.connections,
                             "rounds": options.rounds,
                             "seconds_per_run": options.seconds,
+                            "load_average_before": os.getloadavg(),
                         }
                         print("Load (wrk on the host, both targets on the node):", flush=True)
                         report["routes"] = measure(
@@ -504,6 +511,7 @@ def main() -> None:
                             options.rounds,
                             options.connections,
                         )
+                        report["load_average_after"] = os.getloadavg()
                         report["client_addresses_seen_by_the_proxy"] = client_addresses(stack)
                     print(f"Removing the stack {tier.stack} (scripts/down)", flush=True)
             except StackNotOurs as refusal:
