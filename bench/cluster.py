@@ -18,7 +18,8 @@ request. Figures, not pass/fail. Writes bench/results/cluster.json.
 `scripts/e2e-pods --bench` builds and starts the cluster, runs this, and stops it; with
 the cluster already up (e2e/node-up): `.venv/bin/python -m bench.cluster`. The stack is
 deployed as the real-node tier deploys it (tests/e2e_pods: the stack `e2e-pods` in the
-user's backend, scripts/up, scripts/down and `pulumi stack rm` at the end)."""
+user's backend, scripts/up, scripts/down and `pulumi stack rm` at the end), with one
+change: the proxy's per-client rate limit is left out (lift_per_client_rate_limit)."""
 
 import argparse
 import contextlib
