@@ -325,6 +325,10 @@ class AuditTrail:
         return {"FIRST_ID": int(first), "LAST_ID": int(last)}
 
 
+def load_averages() -> tuple[float, ...]:
+    return tuple(round(average, 1) for average in os.getloadavg())
+
+
 def client_addresses(stack: E2EStack) -> list[str]:
     """The client addresses items-proxy logged for its last requests, in every pod."""
     addresses = set()
@@ -502,7 +506,7 @@ def main() -> None:
                             "connections": options.connections,
                             "rounds": options.rounds,
                             "seconds_per_run": options.seconds,
-                            "load_average_before": os.getloadavg(),
+                            "load_average_before": load_averages(),
                         }
                         print("Load (wrk on the host, both targets on the node):", flush=True)
                         report["routes"] = measure(
@@ -512,7 +516,7 @@ def main() -> None:
                             options.rounds,
                             options.connections,
                         )
-                        report["load_average_after"] = os.getloadavg()
+                        report["load_average_after"] = load_averages()
                         report["client_addresses_seen_by_the_proxy"] = client_addresses(stack)
                     print(f"Removing the stack {tier.stack} (scripts/down)", flush=True)
             except StackNotOurs as refusal:
