@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,11 +120,10 @@ def clone(tmp_path_factory) -> Path:
     return copy_of_the_clone(tmp_path_factory.mktemp("clone"))
 
 
-@pytest.fixture(scope="session")
-def registry(tools, tmp_path_factory):
-    """An OCI registry on loopback (distribution, from the tool set): the images
-    reach the cluster by digest, as CI's published ones do."""
-    directory = tmp_path_factory.mktemp("registry")
+@contextlib.contextmanager
+def running_registry(tools: Path, directory: Path):
+    """An OCI registry on loopback (distribution, from the tool set), its data in
+    `directory`, for as long as the block runs; yields its address."""
     port = free_port()
     config = directory / "config.yml"
     config.write_text(
@@ -137,20 +137,30 @@ def registry(tools, tmp_path_factory):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    address = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if requests.get(f"http://{address}/v2/", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise RuntimeError("the registry did not start")
-        time.sleep(0.2)
-    yield address
-    process.terminate()
-    process.wait(30)
+    try:
+        address = f"127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"http://{address}/v2/", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("the registry did not start")
+            time.sleep(0.2)
+        yield address
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+@pytest.fixture(scope="session")
+def registry(tools, tmp_path_factory):
+    """The run's registry: the images reach the cluster by digest, as CI's published
+    ones do."""
+    with running_registry(tools, tmp_path_factory.mktemp("registry")) as address:
+        yield address
 
 
 def build_and_push(clone: Path, registry: str, service: str) -> str:
@@ -235,15 +245,28 @@ def user_backend() -> UserBackend:
     return UserBackend(directory, directory.is_dir())
 
 
-@pytest.fixture(scope="session")
-def stack(request, tier, tools, clone, user_backend, tmp_path_factory) -> E2EStack:
-    """The tier's stack (`e2e`) in the user's backend, not created yet: its settings file
-    is written, and the first `make up` (first_up) creates it. Refuses to start, before
-    anything is built, when the user has a stack of that name this tier did not make;
-    removes one an earlier run left (its cluster went with that run)."""
+class StackNotOurs(Exception):
+    """The user's backend holds a stack of the tier's name that the tier did not make."""
+
+
+@contextlib.contextmanager
+def tier_stack(
+    tier: Tier,
+    tools: Path,
+    clone: Path,
+    user_backend: UserBackend,
+    home: Path,
+    settings: Callable[[], dict[str, str]],
+):
+    """The tier's stack in the user's backend, not created yet: its settings file is
+    written (`settings()`, called only once the checks pass), and the first `make up`
+    creates it. Raises StackNotOurs, before anything is built, when the user has a stack
+    of that name this tier did not make; removes one an earlier run left (its cluster
+    went with that run). At the end, whatever the block left: nothing stays in the
+    cluster and the stack goes (but with KEEP_STACK)."""
     stack = E2EStack(
         clone=clone,
-        home=tmp_path_factory.mktemp("home"),
+        home=home,
         bin=tools,
         name=tier.stack,
         kubeconfig=tier.kubeconfig,
@@ -254,38 +277,58 @@ def stack(request, tier, tools, clone, user_backend, tmp_path_factory) -> E2ESta
     if KEEP_STACK and marker.exists() and tier.kept_settings.exists():
         shutil.copy(tier.kept_settings, settings_file)
         stack.kept = True
-        yield stack
-        shutil.copy(settings_file, tier.kept_settings)
+        try:
+            yield stack
+        finally:
+            shutil.copy(settings_file, tier.kept_settings)
         return
     tier.kept_settings.unlink(missing_ok=True)
     if user_backend.directory.is_dir() and tier.stack in stacks_in(stack):
         if not marker.exists():
-            pytest.exit(
+            raise StackNotOurs(
                 f"{tier.command}: the Pulumi backend {user_backend.directory} already holds a"
                 f" stack '{tier.stack}' that {tier.command} did not create. {tier.command}"
                 " deploys to that stack and removes it at the end; rename yours (pulumi stack"
                 f" rename) or remove it (pulumi stack rm {tier.stack}) first. Nothing was"
-                " changed.",
-                returncode=3,
+                " changed."
             )
         stack.run(
             "pulumi", "stack", "rm", "--yes", "--force", "--remove-backups", tier.stack
         ).check()
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(f"{user_backend.directory}\n")
-    write_stack_settings(clone, request.getfixturevalue("cluster_settings"), tier.stack)
-    yield stack
-    if KEEP_STACK and tier.stack in stacks_in(stack):
-        shutil.copy(settings_file, tier.kept_settings)
-        return
-    # Whatever a test left: nothing stays in the cluster, the stack goes, and a state
-    # directory this run created goes too when it holds no other stack.
-    stack.down().check()
-    if tier.stack in stacks_in(stack):
-        stack.run("pulumi", "stack", "rm", "--yes", "--remove-backups", tier.stack).check()
-    marker.unlink()
-    if not user_backend.existed_before and not stacks_in(stack, "--all"):
-        shutil.rmtree(user_backend.directory)
+    write_stack_settings(clone, settings(), tier.stack)
+    try:
+        yield stack
+    finally:
+        if KEEP_STACK and tier.stack in stacks_in(stack):
+            shutil.copy(settings_file, tier.kept_settings)
+        else:
+            # Nothing stays in the cluster, the stack goes, and a state directory this
+            # run created goes too when it holds no other stack.
+            stack.down().check()
+            if tier.stack in stacks_in(stack):
+                stack.run("pulumi", "stack", "rm", "--yes", "--remove-backups", tier.stack).check()
+            marker.unlink()
+            if not user_backend.existed_before and not stacks_in(stack, "--all"):
+                shutil.rmtree(user_backend.directory)
+
+
+@pytest.fixture(scope="session")
+def stack(request, tier, tools, clone, user_backend, tmp_path_factory) -> E2EStack:
+    """The tier's stack (tier_stack), from the first `make up` to the end of the session."""
+    try:
+        with tier_stack(
+            tier,
+            tools,
+            clone,
+            user_backend,
+            tmp_path_factory.mktemp("home"),
+            lambda: request.getfixturevalue("cluster_settings"),
+        ) as stack:
+            yield stack
+    except StackNotOurs as refusal:
+        pytest.exit(str(refusal), returncode=3)
 
 
 @pytest.fixture(scope="session")

@@ -60,8 +60,8 @@ def pytest_collection_modifyitems(session, config, items):
     )
 
 
-@pytest.fixture(scope="session")
-def tools() -> Path:
+def node_tools() -> Path:
+    """The tool set's bin directory, with the node's tools (e2e/build-tools --node)."""
     result = subprocess.run(
         [REPOSITORY / "e2e" / "build-tools", "--node", "--print-bin-dir"],
         capture_output=True,
@@ -73,15 +73,14 @@ def tools() -> Path:
     return Path(result.stdout.strip())
 
 
-@pytest.fixture(scope="session")
-def tier() -> Tier:
+def pods_tier(command: str = "make e2e-pods") -> Tier:
+    """The tier's stack on the real-node cluster; `command` is what runs it, for messages."""
     if not KUBECONFIG.exists():
         raise RuntimeError("the real-node cluster is not up: run e2e/node-up (make e2e-pods does)")
-    return Tier(command="make e2e-pods", stack="e2e-pods", kubeconfig=KUBECONFIG, context=CONTEXT)
+    return Tier(command=command, stack="e2e-pods", kubeconfig=KUBECONFIG, context=CONTEXT)
 
 
-@pytest.fixture(scope="session")
-def cluster_settings(images) -> dict[str, str]:
+def pods_cluster_settings(images: dict[str, str]) -> dict[str, str]:
     """The settings `make e2e` gives its stack, less the simulated cluster's own
     StorageClass: this node provisions claims with kind's default class, `standard`."""
     return {
@@ -90,6 +89,21 @@ def cluster_settings(images) -> dict[str, str]:
         "kube_context": CONTEXT,
         **images,
     }
+
+
+@pytest.fixture(scope="session")
+def tools() -> Path:
+    return node_tools()
+
+
+@pytest.fixture(scope="session")
+def tier() -> Tier:
+    return pods_tier()
+
+
+@pytest.fixture(scope="session")
+def cluster_settings(images) -> dict[str, str]:
+    return pods_cluster_settings(images)
 
 
 @pytest.fixture(scope="session")
