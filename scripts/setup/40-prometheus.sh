@@ -7,7 +7,7 @@
 # The web UI is left out (it needs a Node.js build): the tests use the HTTP API only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-image_tags="$(grep -rhoE 'prom/prometheus:v[0-9]+\.[0-9]+\.[0-9]+@' infra/ | sort -u)"
+image_tags="$(grep -rhoE --include='*.py' 'prom/prometheus:v[0-9]+\.[0-9]+\.[0-9]+@' infra/ | sort -u)"
 if [[ "$(wc -l <<<"${image_tags}")" != 1 || -z "${image_tags}" ]]; then
   echo "40-prometheus.sh: expected one prom/prometheus:vX.Y.Z@sha256 pin in infra/, found: ${image_tags:-none}" >&2
   exit 1
