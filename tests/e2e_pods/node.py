@@ -6,7 +6,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.e2e.stack import CACHE, NAMESPACE, E2EStack
+from tests.e2e.stack import CACHE, NAMESPACE, Command, E2EStack
 
 NODE_STATE = CACHE / "e2e-node"
 CONTAINERD_SOCKET = NODE_STATE / "containerd" / "containerd.sock"
@@ -19,12 +19,9 @@ SUPERUSER = "postgres"
 class Node:
     stack: E2EStack
 
-    def psql(self, sql: str, **variables: str) -> list[list[str]]:
-        """Rows of a query run by psql in the postgres pod (its local socket, as the
-        superuser), each a list of column values; `variables` are psql variables the
-        query quotes as :'name'."""
-        settings = [f"--set={name}={value}" for name, value in variables.items()]
-        result = self.stack.kubectl(
+    def in_postgres(self, *command: str, input_text: str | None = None) -> Command:
+        """A command run in the postgres pod's container, as `kubectl exec` runs it."""
+        return self.stack.kubectl(
             "exec",
             "--stdin",
             "--namespace",
@@ -33,6 +30,16 @@ class Node:
             "--container",
             "postgres",
             "--",
+            *command,
+            input_text=input_text,
+        )
+
+    def psql(self, sql: str, **variables: str) -> list[list[str]]:
+        """Rows of a query run by psql in the postgres pod (its local socket, as the
+        superuser), each a list of column values; `variables` are psql variables the
+        query quotes as :'name'."""
+        settings = [f"--set={name}={value}" for name, value in variables.items()]
+        result = self.in_postgres(
             "psql",
             "--username",
             SUPERUSER,
@@ -49,40 +56,27 @@ class Node:
         ).check()
         return [line.split("|") for line in result.stdout.splitlines() if line]
 
-    def containers(self) -> list[dict]:
-        """The containers the node's runtime holds (the CRI's namespace), with their labels."""
-        result = subprocess.run(
+    def ctr(self, *arguments: str, check: bool = True) -> subprocess.CompletedProcess:
+        """ctr against the node's containerd, in the CRI's namespace."""
+        return subprocess.run(
             [
                 str(self.stack.bin / "ctr"),
                 "--address",
                 str(CONTAINERD_SOCKET),
                 "--namespace",
                 "k8s.io",
-                "containers",
-                "list",
-                "--quiet",
+                *arguments,
             ],
             capture_output=True,
             text=True,
-            check=True,
+            check=check,
         )
+
+    def containers(self) -> list[dict]:
+        """The containers the node's runtime holds (the CRI's namespace), with their labels."""
         found = []
-        for container in result.stdout.split():
-            info = subprocess.run(
-                [
-                    str(self.stack.bin / "ctr"),
-                    "--address",
-                    str(CONTAINERD_SOCKET),
-                    "--namespace",
-                    "k8s.io",
-                    "containers",
-                    "info",
-                    container,
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+        for container in self.ctr("containers", "list", "--quiet").stdout.split():
+            info = self.ctr("containers", "info", container, check=False)
             if info.returncode == 0:
                 found.append(json.loads(info.stdout))
         return found

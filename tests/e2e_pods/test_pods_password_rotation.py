@@ -57,20 +57,12 @@ def wait_until_gone(stack, old: dict[str, str], seconds: float = 120) -> None:
         time.sleep(1)
 
 
-def login(stack, role: str, password: str):
+def login(node, role: str, password: str):
     """psql in the postgres pod, over TCP to the pod's own address, as `role`."""
-    address = stack.kubectl(
+    address = node.stack.kubectl(
         "get", "pod", "postgres-0", "--namespace", NAMESPACE, "-o", "jsonpath={.status.podIP}"
     ).check()
-    return stack.kubectl(
-        "exec",
-        "--stdin",
-        "--namespace",
-        NAMESPACE,
-        "postgres-0",
-        "--container",
-        "postgres",
-        "--",
+    return node.in_postgres(
         "sh",
         "-c",
         LOGIN,
@@ -86,7 +78,7 @@ def test_rotated_database_passwords_refuse_the_old_ones_and_the_new_pods_serve(d
     old = role_passwords(deployed)
     for role, password in old.items():
         # The check below can fail: the current password logs in this way.
-        assert login(deployed, role, password).check().stdout.strip() == role
+        assert login(node, role, password).check().stdout.strip() == role
     old_pods = service_pods(deployed)
     urns = {
         resource["urn"].rsplit("::", 1)[1]: resource["urn"]
@@ -103,10 +95,10 @@ def test_rotated_database_passwords_refuse_the_old_ones_and_the_new_pods_serve(d
     new = role_passwords(deployed)
     for role in ROLES:
         assert new[role] != old[role], f"{role}: the password did not change"
-        refused = login(deployed, role, old[role])
+        refused = login(node, role, old[role])
         assert refused.returncode != 0, f"{role}: the old password still logs in"
         assert f'password authentication failed for user "{role}"' in refused.stderr, refused.stderr
-        assert login(deployed, role, new[role]).check().stdout.strip() == role
+        assert login(node, role, new[role]).check().stdout.strip() == role
     wait_until_gone(deployed, old_pods)
 
     items_url = deployed.output("items_url")
