@@ -492,8 +492,7 @@ def main() -> None:
                     settings,
                 ) as stack:
                     print(f"Deploying the stack {tier.stack} (scripts/up)", flush=True)
-                    if not stack.kept:
-                        stack.up().check()
+                    stack.up().check()
                     wait_until_healthy(stack)
                     items_url = stack.output("items_url")
                     print("Building and deploying the bare Flask ceiling", flush=True)

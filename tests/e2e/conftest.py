@@ -45,14 +45,6 @@ from tests.support.network import free_port
 BASE_IMAGE = "items-audit-test/debian-python:bookworm-1"
 
 
-# For developing a tier's tests only (make e2e and make e2e-pods never set it):
-# ITEMS_AUDIT_E2E_KEEP_STACK=1 keeps the stack deployed after a run, with its settings
-# file, and the next run takes it up as it is, without a `make up` from nothing, so one
-# module can be run again and again on the same deployment. Remove it with a run
-# without the variable.
-KEEP_STACK = bool(os.environ.get("ITEMS_AUDIT_E2E_KEEP_STACK"))
-
-
 @dataclass(frozen=True)
 class Tier:
     """What a tier deploys to: its stack in the user's backend, the command that runs it
@@ -69,11 +61,6 @@ class Tier:
         backend, removed once the stack is: a stack of that name found there without it
         is not the tier's."""
         return CACHE / f"{self.stack}-stack-in-user-backend"
-
-    @property
-    def kept_settings(self) -> Path:
-        """Where a kept stack's settings file waits for the next run (KEEP_STACK)."""
-        return CACHE / f"{self.stack}-kept-settings.yaml"
 
 
 MODULE_ORDER = (
@@ -263,7 +250,7 @@ def tier_stack(
     creates it. Raises StackNotOurs, before anything is built, when the user has a stack
     of that name this tier did not make; removes one an earlier run left (its cluster
     went with that run). At the end, whatever the block left: nothing stays in the
-    cluster and the stack goes (but with KEEP_STACK)."""
+    cluster and the stack goes."""
     stack = E2EStack(
         clone=clone,
         home=home,
@@ -273,16 +260,6 @@ def tier_stack(
         context=tier.context,
     )
     marker = tier.owner_marker
-    settings_file = clone / f"Pulumi.{tier.stack}.yaml"
-    if KEEP_STACK and marker.exists() and tier.kept_settings.exists():
-        shutil.copy(tier.kept_settings, settings_file)
-        stack.kept = True
-        try:
-            yield stack
-        finally:
-            shutil.copy(settings_file, tier.kept_settings)
-        return
-    tier.kept_settings.unlink(missing_ok=True)
     if user_backend.directory.is_dir() and tier.stack in stacks_in(stack):
         if not marker.exists():
             raise StackNotOurs(
@@ -301,17 +278,14 @@ def tier_stack(
     try:
         yield stack
     finally:
-        if KEEP_STACK and tier.stack in stacks_in(stack):
-            shutil.copy(settings_file, tier.kept_settings)
-        else:
-            # Nothing stays in the cluster, the stack goes, and a state directory this
-            # run created goes too when it holds no other stack.
-            stack.down().check()
-            if tier.stack in stacks_in(stack):
-                stack.run("pulumi", "stack", "rm", "--yes", "--remove-backups", tier.stack).check()
-            marker.unlink()
-            if not user_backend.existed_before and not stacks_in(stack, "--all"):
-                shutil.rmtree(user_backend.directory)
+        # Nothing stays in the cluster, the stack goes, and a state directory this run
+        # created goes too when it holds no other stack.
+        stack.down().check()
+        if tier.stack in stacks_in(stack):
+            stack.run("pulumi", "stack", "rm", "--yes", "--remove-backups", tier.stack).check()
+        marker.unlink()
+        if not user_backend.existed_before and not stacks_in(stack, "--all"):
+            shutil.rmtree(user_backend.directory)
 
 
 @pytest.fixture(scope="session")
@@ -333,10 +307,7 @@ def stack(request, tier, tools, clone, user_backend, tmp_path_factory) -> E2ESta
 
 @pytest.fixture(scope="session")
 def first_up(stack):
-    """`make up` from nothing; its output, for the tests that read it. None for a kept
-    stack (KEEP_STACK), which is not deployed again."""
-    if stack.kept:
-        return None
+    """`make up` from nothing; its output, for the tests that read it."""
     return stack.up().check()
 
 

@@ -160,7 +160,6 @@ class E2EStack:
     name: str = STACK
     kubeconfig: Path = KUBECONFIG  # the cluster the tier runs on
     context: str = CONTEXT
-    kept: bool = False  # taken up as an earlier run left it (conftest's KEEP_STACK)
     _kinds: list[str] = field(default_factory=list)
 
     @property
