@@ -49,8 +49,14 @@ from tests.e2e.conftest import (
     tier_stack,
     wait_until_healthy,
 )
-from tests.e2e.stack import NAMESPACE, E2EStack, backend_directory, copy_of_the_clone
-from tests.e2e_pods.conftest import node_tools, pods_cluster_settings, pods_tier
+from tests.e2e.stack import (
+    NAMESPACE,
+    E2EStack,
+    backend_directory,
+    copy_of_the_clone,
+    tools_bin,
+)
+from tests.e2e_pods.conftest import pods_cluster_settings, pods_tier
 from tests.e2e_pods.node import Node
 
 ROUTES = {
@@ -463,7 +469,7 @@ def main() -> None:
         sys.exit("missing: wrk (scripts/setup/45-load-tools.sh)")
     started = time.monotonic()
     tier = pods_tier("scripts/e2e-pods --bench")
-    tools = node_tools()
+    tools = tools_bin(node=True)
     backend = backend_directory()
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as scratch:
         scratch = Path(scratch)

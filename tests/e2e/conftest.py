@@ -31,6 +31,7 @@ from tests.e2e.stack import (
     CACHE,
     CONTEXT,
     KUBECONFIG,
+    REPOSITORY,
     STACK,
     E2EStack,
     backend_directory,
@@ -77,19 +78,24 @@ MODULE_ORDER = (
 )
 
 
-def pytest_collection_modifyitems(session, config, items):
-    here = Path(__file__).parent
-    undeclared = sorted(
-        {item.path.name for item in items if item.path.parent == here} - set(MODULE_ORDER)
-    )
+def in_module_order(items, conftest: str, order: tuple[str, ...]) -> None:
+    """Sorts a tier's collected tests by its declared module order (the tier's directory
+    is the conftest's); a module the order does not name stops the run."""
+    here = Path(conftest).parent
+    undeclared = sorted({item.path.name for item in items if item.path.parent == here} - set(order))
     if undeclared:
         raise pytest.UsageError(
-            f"tests/e2e/conftest.py: declare the place of {', '.join(undeclared)} in MODULE_ORDER"
+            f"{here.relative_to(REPOSITORY)}/conftest.py: declare the place of"
+            f" {', '.join(undeclared)} in MODULE_ORDER"
         )
-    position = {name: index for index, name in enumerate(MODULE_ORDER)}
+    position = {name: index for index, name in enumerate(order)}
     items.sort(
         key=lambda item: position.get(item.path.name, -1) if item.path.parent == here else -1
     )
+
+
+def pytest_collection_modifyitems(session, config, items):
+    in_module_order(items, __file__, MODULE_ORDER)
 
 
 @pytest.fixture(scope="session")

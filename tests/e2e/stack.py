@@ -61,15 +61,21 @@ def state_file(backend: Path, stack: str = STACK) -> Path:
     return backend / ".pulumi" / "stacks" / PROJECT / f"{stack}.json"
 
 
-def tools_bin() -> Path:
+def tools_bin(node: bool = False) -> Path:
+    """The tool set's bin directory (e2e/build-tools --print-bin-dir); with `node`, the
+    set must hold the real node's parts too (--node)."""
+    flags = ["--node"] if node else []
     result = subprocess.run(
-        [REPOSITORY / "e2e" / "build-tools", "--print-bin-dir"],
+        [REPOSITORY / "e2e" / "build-tools", *flags, "--print-bin-dir"],
         capture_output=True,
         text=True,
         check=False,
     )
     if result.returncode != 0:
-        raise RuntimeError("the e2e tools are not built: run e2e/build-tools (make e2e does)")
+        build = " ".join(["e2e/build-tools", *flags])
+        raise RuntimeError(
+            f"the e2e tools are not built: run {build} (make e2e{'-pods' if node else ''} does)"
+        )
     return Path(result.stdout.strip())
 
 

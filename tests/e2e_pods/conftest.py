@@ -10,14 +10,13 @@ only the cluster underneath differs. The modules run in MODULE_ORDER: "from noth
 the first `make up`, the teardown is last, and each module between leaves the stack as
 `make up` leaves it (the `deployed` fixture fails, naming the drift, when it is not)."""
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.e2e import conftest as e2e_tier
 from tests.e2e.conftest import Tier
-from tests.e2e.stack import CACHE, REPOSITORY
+from tests.e2e.stack import CACHE, tools_bin
 from tests.e2e_pods.node import Node
 
 # The fixtures this tier shares with `make e2e`: the clone, its images in the run's
@@ -45,32 +44,7 @@ MODULE_ORDER = (
 
 
 def pytest_collection_modifyitems(session, config, items):
-    here = Path(__file__).parent
-    undeclared = sorted(
-        {item.path.name for item in items if item.path.parent == here} - set(MODULE_ORDER)
-    )
-    if undeclared:
-        raise pytest.UsageError(
-            f"tests/e2e_pods/conftest.py: declare the place of {', '.join(undeclared)} in"
-            " MODULE_ORDER"
-        )
-    position = {name: index for index, name in enumerate(MODULE_ORDER)}
-    items.sort(
-        key=lambda item: position.get(item.path.name, -1) if item.path.parent == here else -1
-    )
-
-
-def node_tools() -> Path:
-    """The tool set's bin directory, with the node's tools (e2e/build-tools --node)."""
-    result = subprocess.run(
-        [REPOSITORY / "e2e" / "build-tools", "--node", "--print-bin-dir"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError("the node's tools are not built: run e2e/build-tools --node")
-    return Path(result.stdout.strip())
+    e2e_tier.in_module_order(items, __file__, MODULE_ORDER)
 
 
 def pods_tier(command: str = "make e2e-pods") -> Tier:
@@ -93,7 +67,7 @@ def pods_cluster_settings(images: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def tools() -> Path:
-    return node_tools()
+    return tools_bin(node=True)
 
 
 @pytest.fixture(scope="session")
