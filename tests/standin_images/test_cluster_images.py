@@ -7,10 +7,7 @@ import struct
 import time
 import uuid
 
-import pytest
-
 from tests.containers.docker_cli import docker, docker_result
-from tests.standin_images.docker_pods import DockerPods, Manifests, rendered_objects
 
 HARDENED = ["--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
 
@@ -20,21 +17,6 @@ def cluster_image(name: str) -> str:
     tags = docker("images", "--filter", label, "--format", "{{.Repository}}:{{.Tag}}").split()
     assert tags, f"no {name} image: run e2e/pods/images/build first"
     return tags[0]
-
-
-@pytest.fixture(scope="module")
-def pods(tmp_path_factory):
-    manifests = Manifests(rendered_objects(tmp_path_factory.mktemp("rendered")))
-    pods = DockerPods(manifests, tmp_path_factory.mktemp("volumes"))
-    yield pods
-    pods.close()
-
-
-@pytest.fixture(scope="module")
-def postgres(pods):
-    container = pods.run("postgres", "postgres")
-    container.wait_until("startupProbe")
-    return container
 
 
 def probe(pods, *arguments: str) -> dict:

@@ -10,30 +10,10 @@ import pytest
 
 from infra import schema_job
 from tests.containers.docker_cli import docker
-from tests.standin_images.docker_pods import DockerPods, Manifests, rendered_objects
 from tests.support.repository_files import REPOSITORY
 
 # database/schema.sql is migration 0001, NNNN_*.sql the later ones (database/migrate.sh).
 MIGRATIONS = ["0001"] + sorted(p.name[:4] for p in (REPOSITORY / "database").glob("[0-9]*_*.sql"))
-
-
-@pytest.fixture(scope="module")
-def manifests(tmp_path_factory) -> Manifests:
-    return Manifests(rendered_objects(tmp_path_factory.mktemp("rendered")))
-
-
-@pytest.fixture(scope="module")
-def pods(manifests, tmp_path_factory):
-    pods = DockerPods(manifests, tmp_path_factory.mktemp("volumes"))
-    yield pods
-    pods.close()
-
-
-@pytest.fixture(scope="module")
-def postgres(pods):
-    container = pods.run("postgres", "postgres")
-    container.wait_until("startupProbe")
-    return container
 
 
 @pytest.fixture(scope="module")
