@@ -15,6 +15,7 @@ from tests.e2e.conftest import wait_until_healthy
 from tests.e2e.stack import NAMESPACE
 from tests.e2e_pods.load import PostLoad
 from tests.e2e_pods.trail import last_audit_row, last_item, outbox_rows, wait_for_the_trail
+from tests.support.services import wait_for
 
 AUDIT = "app.kubernetes.io/name=audit-service"
 POSTGRES_POD = "postgres-0"
@@ -22,15 +23,6 @@ POSTGRES_POD = "postgres-0"
 # is unavailable) or the proxy's (gunicorn did not answer in time); both are problem
 # documents with Retry-After, and neither carried the request out.
 CLEAR_FAILURES = {"app-503", "proxy-503"}
-
-
-def wait_for(what: str, condition, seconds: float = 180):
-    deadline = time.monotonic() + seconds
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {seconds} s: {what}")
-        time.sleep(1)
-    return result
 
 
 def pods(stack, selector: str) -> list[dict]:
@@ -93,12 +85,14 @@ def test_audit_and_database_pods_deleted_under_load_lose_no_item_and_no_audit_ro
             "delete", "pod", "--namespace", NAMESPACE, "-l", AUDIT, "--wait=false"
         ).check()
         wait_for(
-            "new audit-service pods ready, the old ones gone",
             lambda: (
                 (current := pods(deployed, AUDIT))
                 and not old_audit & {pod["metadata"]["uid"] for pod in current}
                 and sum(map(ready, current)) == audit_replicas
             ),
+            timeout=180,
+            interval=1,
+            message="new audit-service pods ready, the old ones gone",
         )
         audit_back = time.monotonic()
         load.wait_for(20, since=audit_back)
@@ -108,12 +102,14 @@ def test_audit_and_database_pods_deleted_under_load_lose_no_item_and_no_audit_ro
             "delete", "pod", POSTGRES_POD, "--namespace", NAMESPACE, "--wait=false"
         ).check()
         wait_for(
-            "postgres-0 recreated and ready",
             lambda: (
                 (pod := postgres_pod(deployed))
                 and pod["metadata"]["uid"] != postgres_uid
                 and ready(pod)
             ),
+            timeout=180,
+            interval=1,
+            message="postgres-0 recreated and ready",
         )
         database_back = time.monotonic()
         load.wait_for(20, since=database_back)
